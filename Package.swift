@@ -1,0 +1,100 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module map of the project (a reader should guess where a thing lives):
+//   CRabbitMQ, CLibPQ        system libraries (librabbitmq-dev, libpq-dev)
+//   AMQPClient               the only importer of CRabbitMQ: connections, channels, consume, publish
+//   PostgresClient           the only importer of CLibPQ: connections, queries, transactions
+//   OsloConfig               oslo-style INI files and the typed worker configuration
+//   MistralActionsCLI        the commands of `mistral-actions` (callable from tests)
+//   mistral-actions          the thin executable
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "mistral-actions",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mistral-actions", targets: ["mistral-actions"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(
+            name: "AMQPClient",
+            dependencies: [
+                "CRabbitMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "PostgresClient",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "OsloConfig",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "MistralActionsCLI",
+            dependencies: [
+                "OsloConfig",
+                "AMQPClient",
+                "PostgresClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "mistral-actions",
+            dependencies: [
+                "MistralActionsCLI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "OsloConfigTests",
+            dependencies: ["OsloConfig"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AMQPClientTests",
+            dependencies: [
+                "AMQPClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PostgresClientTests",
+            dependencies: [
+                "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,24 @@
+import ArgumentParser
+
+/// The version of mistral-actions, printed by `--version`.
+public enum MistralActionsVersion {
+    public static let current = "0.1.0"
+}
+
+/// The `mistral-actions` command. The executable only calls `main()`; every
+/// subcommand lives in this module so that tests can run it.
+public struct MistralActionsCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "mistral-actions",
+        abstract: "A Swift executor for OpenStack Mistral: runs, registers and documents Swift actions.",
+        discussion: """
+            mistral-actions consumes Mistral's action-execution requests from RabbitMQ, \
+            runs the actions written in Swift, sends the results to the Mistral engine, \
+            and keeps Mistral's action tables in PostgreSQL in step with those actions.
+            """,
+        version: MistralActionsVersion.current,
+        subcommands: []
+    )
+
+    public init() {}
+}

@@ -1,0 +1,9 @@
+import ArgumentParser
+import MistralActionsCLI
+
+@main
+enum MistralActionsMain {
+    static func main() async {
+        await MistralActionsCommand.main(nil)
+    }
+}
