@@ -5,6 +5,7 @@ import PackageDescription
 //   CRabbitMQ, CLibPQ        system libraries (librabbitmq-dev, libpq-dev)
 //   AMQPClient               the only importer of CRabbitMQ: connections, channels, consume, publish
 //   PostgresClient           the only importer of CLibPQ: connections, queries, transactions
+//   OsloMessaging            oslo.messaging RPC over AMQPClient: envelope, context, RPC server and client
 //   OsloConfig               oslo-style INI files and the typed worker configuration
 //   MistralActionsCLI        the commands of `mistral-actions` (callable from tests)
 //   mistral-actions          the thin executable
@@ -57,6 +58,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "OsloMessaging",
+            dependencies: [
+                "AMQPClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "MistralActionsCLI",
             dependencies: [
                 "OsloConfig",
@@ -86,6 +95,16 @@ let package = Package(
                 "AMQPClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "OsloMessagingTests",
+            dependencies: [
+                "OsloMessaging",
+                "AMQPClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Fixtures")],
             swiftSettings: strictSettings
         ),
         .testTarget(
