@@ -5,6 +5,7 @@ import PackageDescription
 //   CRabbitMQ, CLibPQ        system libraries (librabbitmq-dev, libpq-dev)
 //   AMQPClient               the only importer of CRabbitMQ: connections, channels, consume, publish
 //   PostgresClient           the only importer of CLibPQ: connections, queries, transactions
+//   OrderedJSON              JSON values that keep key order; a fast parser and Python-compatible writer
 //   OsloMessaging            oslo.messaging RPC over AMQPClient: envelope, context, RPC server and client
 //   OsloConfig               oslo-style INI files and the typed worker configuration
 //   MistralActionsCLI        the commands of `mistral-actions` (callable from tests)
@@ -58,8 +59,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "OrderedJSON",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "OsloMessaging",
             dependencies: [
+                "OrderedJSON",
                 "AMQPClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -98,9 +105,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "OrderedJSONTests",
+            dependencies: ["OrderedJSON"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "OsloMessagingTests",
             dependencies: [
                 "OsloMessaging",
+                "OrderedJSON",
                 "AMQPClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
