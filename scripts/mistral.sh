@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Runs a real Mistral 23 (from PyPI, in the project's virtualenv) against the
+# local RabbitMQ and PostgreSQL of scripts/local-services.sh: the API and the
+# engine in one process, and a Python executor on the fallback topic (so that
+# the Swift worker can relay the actions it does not own). Keystone is off.
+# Background processes, loopback only, state under the run directory; `stop`
+# stops only what `start` started. Safe to call twice.
+#
+#   scripts/mistral.sh start      # prints nothing but progress on stderr
+#   scripts/mistral.sh stop
+#   scripts/mistral.sh status
+#   scripts/mistral.sh env        # MA_TEST_MISTRAL_* variables to export
+#
+# Settings (environment): MA_MISTRAL_API_PORT (38989), MA_FALLBACK_TOPIC
+# (mistral_executor_python), MA_HEARTBEAT_INTERVAL / MA_HEARTBEAT_MAX_MISSED /
+# MA_FIRST_HEARTBEAT_TIMEOUT (the engine's [action_heartbeat] values; Mistral's
+# defaults 20 / 15 / 3600 unless set), MA_MISTRAL_PYTHON_EXECUTOR (1; 0 = none).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+RUN_DIR=${MA_RUN_DIR:-/var/tmp/mistral-actions-$(id -u)}
+DIR=$RUN_DIR/mistral
+API_PORT=${MA_MISTRAL_API_PORT:-38989}
+FALLBACK_TOPIC=${MA_FALLBACK_TOPIC:-mistral_executor_python}
+HB_INTERVAL=${MA_HEARTBEAT_INTERVAL:-20}
+HB_MAX_MISSED=${MA_HEARTBEAT_MAX_MISSED:-15}
+HB_FIRST=${MA_FIRST_HEARTBEAT_TIMEOUT:-3600}
+WITH_EXECUTOR=${MA_MISTRAL_PYTHON_EXECUTOR:-1}
+
+log() { printf '[mistral] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+services_env() { "$root/scripts/local-services.sh" env; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+write_config() {
+    eval "$(services_env)"
+    local db_url=${MA_TEST_POSTGRES_URL%/*}/mistral
+    db_url=postgresql+psycopg2://${db_url#postgresql://}
+    mkdir -p "$DIR/log"
+    cat > "$DIR/mistral.conf" <<CONF
+# Written by scripts/mistral.sh
+[DEFAULT]
+transport_url = $MA_TEST_AMQP_URL
+log_dir = $DIR/log
+use_stderr = false
+
+[api]
+host = 127.0.0.1
+port = $API_PORT
+api_workers = 1
+
+[database]
+connection = $db_url
+
+[pecan]
+auth_enable = false
+
+[engine]
+host = 127.0.0.1
+
+[action_heartbeat]
+check_interval = $HB_INTERVAL
+max_missed_heartbeats = $HB_MAX_MISSED
+first_heartbeat_timeout = $HB_FIRST
+
+[cron_trigger]
+execution_interval = 1
+CONF
+    cat > "$DIR/executor-python.conf" <<CONF
+# The Python executor listens on the fallback topic: the Swift workers are the
+# only consumers of the engine's executor topic and relay what they do not own.
+[executor]
+topic = $FALLBACK_TOPIC
+host = python-executor
+CONF
+}
+
+start() {
+    "$root/scripts/local-services.sh" start >/dev/null
+    local venv; venv=$("$root/scripts/python-env.sh")
+    write_config
+    if [ ! -f "$DIR/db-ready" ]; then
+        log "creating Mistral's schema and standard actions (mistral-db-manage)"
+        "$venv/bin/mistral-db-manage" --config-file "$DIR/mistral.conf" upgrade head > "$DIR/log/db-manage.log" 2>&1 \
+            || { tail -20 "$DIR/log/db-manage.log" >&2; die "mistral-db-manage upgrade failed"; }
+        "$venv/bin/mistral-db-manage" --config-file "$DIR/mistral.conf" populate >> "$DIR/log/db-manage.log" 2>&1 \
+            || { tail -20 "$DIR/log/db-manage.log" >&2; die "mistral-db-manage populate failed"; }
+        touch "$DIR/db-ready"
+    fi
+    if alive "$DIR/api-engine.pid"; then
+        log "Mistral API and engine already running (http://127.0.0.1:$API_PORT)"
+    else
+        port_open "$API_PORT" && die "port $API_PORT is in use by another program; set MA_MISTRAL_API_PORT"
+        log "starting Mistral API + engine on http://127.0.0.1:$API_PORT"
+        nohup setsid "$venv/bin/mistral-server" --server api,engine --config-file "$DIR/mistral.conf" \
+            > "$DIR/log/api-engine.out" 2>&1 < /dev/null & echo $! > "$DIR/api-engine.pid"
+    fi
+    if [ "$WITH_EXECUTOR" = 1 ]; then
+        if alive "$DIR/executor.pid"; then
+            log "Python executor already running (topic $FALLBACK_TOPIC)"
+        else
+            log "starting a Python executor on topic $FALLBACK_TOPIC"
+            nohup setsid "$venv/bin/mistral-server" --server executor --config-file "$DIR/mistral.conf" \
+                --config-file "$DIR/executor-python.conf" \
+                > "$DIR/log/executor.out" 2>&1 < /dev/null & echo $! > "$DIR/executor.pid"
+        fi
+    fi
+    local waited=0
+    until curl -fsS "http://127.0.0.1:$API_PORT/v2/workflows?limit=1" >/dev/null 2>&1; do
+        waited=$((waited + 1))
+        if [ $waited -gt 180 ] || ! alive "$DIR/api-engine.pid"; then
+            tail -30 "$DIR/log/api-engine.out" >&2; ls "$DIR/log" >&2
+            die "Mistral API did not come up"
+        fi
+        sleep 1
+    done
+    log "Mistral is up: http://127.0.0.1:$API_PORT/v2"
+}
+
+stop_pid() {
+    local pidfile=$1 name=$2
+    if alive "$pidfile"; then
+        log "stopping $name"
+        local pid; pid=$(cat "$pidfile")
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop_pid "$DIR/executor.pid" "the Python executor"; stop_pid "$DIR/api-engine.pid" "Mistral API + engine" ;;
+    status)
+        if alive "$DIR/api-engine.pid"; then echo "mistral api+engine: running on http://127.0.0.1:$API_PORT"; else echo "mistral api+engine: stopped"; fi
+        if alive "$DIR/executor.pid"; then echo "mistral python executor: running (topic $FALLBACK_TOPIC)"; else echo "mistral python executor: stopped"; fi ;;
+    env)
+        echo "export MA_TEST_MISTRAL_URL='http://127.0.0.1:$API_PORT/v2'"
+        echo "export MA_TEST_MISTRAL_CONFIG='$DIR/mistral.conf'"
+        echo "export MA_TEST_FALLBACK_TOPIC='$FALLBACK_TOPIC'" ;;
+    *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
