@@ -1,0 +1,108 @@
+import Foundation
+import PostgresClient
+import Testing
+
+@Suite("Advisory locks")
+struct AdvisoryLockTests {
+    private func uniqueKey() -> Int64 {
+        PostgresConnection.advisoryLockKey(named: TestDatabase.uniqueName("lock"))
+    }
+
+    @Test("A holds the lock: B's try fails, B's blocking lock waits until A releases")
+    func sessionContention() async throws {
+        let key = uniqueKey()
+        let a = try await TestDatabase.connect()
+        let b = try await TestDatabase.connect()
+        let bPID = try await b.backendPID()
+        let events = EventLog()
+
+        try await withTimeout(seconds: 30) {
+            #expect(try await a.tryAdvisoryLock(key: key))
+            #expect(try await b.tryAdvisoryLock(key: key) == false)
+
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    try await b.withAdvisoryLock(key: key) {
+                        events.record("B holds the lock")
+                    }
+                }
+                try await waitUntil(seconds: 10, "B to wait for the lock") {
+                    try await a.isWaitingForAdvisoryLock(pid: bPID)
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                events.record("A releases the lock")
+                #expect(try await a.advisoryUnlock(key: key))
+                try await group.waitForAll()
+            }
+            // B released it at the end of withAdvisoryLock.
+            #expect(try await a.tryAdvisoryLock(key: key))
+            #expect(try await a.advisoryUnlock(key: key))
+        }
+        #expect(events.all == ["A releases the lock", "B holds the lock"])
+        await a.close()
+        await b.close()
+    }
+
+    @Test("withAdvisoryLock releases the lock when its body throws")
+    func releasedOnThrow() async throws {
+        let key = uniqueKey()
+        let a = try await TestDatabase.connect()
+        let b = try await TestDatabase.connect()
+        try await withTimeout(seconds: 30) {
+            await #expect(throws: DeliberateFailure.self) {
+                try await a.withAdvisoryLock(key: key) {
+                    #expect(try await b.tryAdvisoryLock(key: key) == false)
+                    throw DeliberateFailure()
+                }
+            }
+            let locked = try await b.tryAdvisoryLock(key: key)
+            let unlocked = try await b.advisoryUnlock(key: key)
+            let unlockedAgain = try await b.advisoryUnlock(key: key)  // not held any more
+            #expect(locked && unlocked && !unlockedAgain)
+        }
+        await a.close()
+        await b.close()
+    }
+
+    @Test("transaction-level locks are held until the transaction ends")
+    func transactionLocks() async throws {
+        let key = uniqueKey()
+        let a = try await TestDatabase.connect()
+        let b = try await TestDatabase.connect()
+        try await withTimeout(seconds: 30) {
+            try await a.withTransaction { a in
+                try await a.advisoryTransactionLock(key: key)
+                #expect(try await b.tryAdvisoryLock(key: key) == false)
+                let bGotIt = try await b.withTransaction { b in try await b.tryAdvisoryTransactionLock(key: key) }
+                #expect(bGotIt == false)
+            }
+            let bGotIt = try await b.withTransaction { b in try await b.tryAdvisoryTransactionLock(key: key) }
+            #expect(bGotIt)
+        }
+        await a.close()
+        await b.close()
+    }
+
+    @Test("cancelling a task waiting for a lock cancels the wait on the server")
+    func cancelWaitingLock() async throws {
+        let key = uniqueKey()
+        let a = try await TestDatabase.connect()
+        let b = try await TestDatabase.connect()
+        #expect(try await a.tryAdvisoryLock(key: key))
+
+        let started = ContinuousClock.now
+        await #expect(throws: TimeoutError.self) {
+            try await withTimeout(seconds: 1) {
+                try await b.withAdvisoryLock(key: key) {}
+            }
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))  // not the 20 s lock_timeout
+        // B is usable and not stuck in the lock wait.
+        #expect(try await b.query("SELECT 1 AS one")[0]["one"].decode(Int.self) == 1)
+        #expect(try await b.tryAdvisoryLock(key: key) == false)
+        #expect(try await a.advisoryUnlock(key: key))
+        #expect(try await b.tryAdvisoryLock(key: key))
+        await a.close()
+        await b.close()
+    }
+}
