@@ -8,6 +8,11 @@ import PackageDescription
 //   OrderedJSON              JSON values that keep key order; a fast parser and Python-compatible writer
 //   OsloMessaging            oslo.messaging RPC over AMQPClient: envelope, context, RPC server and client
 //   OsloConfig               oslo-style INI files and the typed worker configuration
+//   MistralProtocol          Mistral's run_action arguments, serialized actions and results
+//   ActionKit                the action protocol: typed parameters, descriptors, registry, context
+//   ActionDiscoveryTool/-Plugin  build step listing every MistralAction type of a target
+//   ActionCatalog            the actions this binary ships (one file each)
+//   ActionSync               keeps Mistral's code_sources / dynamic_action_definitions in step (libpq)
 //   MistralActionsCLI        the commands of `mistral-actions` (callable from tests)
 //   mistral-actions          the thin executable
 
@@ -73,6 +78,49 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "MistralProtocol",
+            dependencies: ["OrderedJSON", "OsloMessaging"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ActionKit",
+            dependencies: [
+                "OrderedJSON",
+                "OsloMessaging",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "ActionDiscoveryTool",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        .plugin(
+            name: "ActionDiscoveryPlugin",
+            capability: .buildTool(),
+            dependencies: ["ActionDiscoveryTool"]
+        ),
+        .target(
+            name: "ActionCatalog",
+            dependencies: [
+                "ActionKit",
+                "OrderedJSON",
+            ],
+            swiftSettings: strictSettings,
+            plugins: ["ActionDiscoveryPlugin"]
+        ),
+        .target(
+            name: "ActionSync",
+            dependencies: [
+                "ActionKit",
+                "OrderedJSON",
+                "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "MistralActionsCLI",
             dependencies: [
                 "OsloConfig",
@@ -89,6 +137,17 @@ let package = Package(
                 "MistralActionsCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "MistralProtocolTests",
+            dependencies: ["MistralProtocol", "OrderedJSON", "OsloMessaging"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ActionKitTests",
+            dependencies: ["ActionKit", "ActionCatalog", "ActionSync", "OrderedJSON", "OsloMessaging"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,99 @@
+import Logging
+import OrderedJSON
+import OsloMessaging
+
+/// What an action gets besides its input: who asked (the request's security
+/// context: token, project, region, service catalog), which execution it
+/// belongs to, a logger, and the worker's shared services.
+public struct ActionContext: Sendable {
+    /// The name Mistral knows the action by (with the prefix).
+    public var actionName: String
+    /// The security context the engine sent (`_context_*`). Treat as secret.
+    public var security: RequestContext
+    /// The execution ids from the request's `exec_ctx`.
+    public var execution: ExecutionContext
+    /// A logger carrying the action name and execution ids as metadata.
+    public var logger: Logger
+    /// Shared services of the worker (OpenStack session, command policy, ...).
+    public var services: ActionServices
+
+    public init(
+        actionName: String,
+        security: RequestContext,
+        execution: ExecutionContext,
+        logger: Logger,
+        services: ActionServices = ActionServices()
+    ) {
+        self.actionName = actionName
+        self.security = security
+        self.execution = execution
+        self.logger = logger
+        self.services = services
+    }
+}
+
+/// The execution ids Mistral sends in `exec_ctx`. All are optional: a
+/// synchronous run-action sends `{}`.
+public struct ExecutionContext: Sendable, Equatable {
+    public var workflowExecutionID: String?
+    public var taskExecutionID: String?
+    public var actionExecutionID: String?
+    public var workflowName: String?
+    public var callbackURL: String?
+
+    public init(
+        workflowExecutionID: String? = nil,
+        taskExecutionID: String? = nil,
+        actionExecutionID: String? = nil,
+        workflowName: String? = nil,
+        callbackURL: String? = nil
+    ) {
+        self.workflowExecutionID = workflowExecutionID
+        self.taskExecutionID = taskExecutionID
+        self.actionExecutionID = actionExecutionID
+        self.workflowName = workflowName
+        self.callbackURL = callbackURL
+    }
+}
+
+/// Names one shared service that actions can look up in ``ActionServices``.
+public protocol ActionServiceKey {
+    associatedtype Value: Sendable
+}
+
+/// The worker's shared services, looked up by key so that each action module
+/// can define the services it needs without this module knowing them.
+public struct ActionServices: Sendable {
+    private var storage: [ObjectIdentifier: any Sendable] = [:]
+
+    public init() {}
+
+    public subscript<Key: ActionServiceKey>(key: Key.Type) -> Key.Value? {
+        get { storage[ObjectIdentifier(key)] as? Key.Value }
+        set { storage[ObjectIdentifier(key)] = newValue }
+    }
+}
+
+/// Thrown by an action to fail with a specific error value: the result's
+/// `error` becomes exactly ``error`` (a string or any JSON), as a Python
+/// action returning `Result(error=...)` does.
+public struct ActionFailure: Error, Sendable, CustomStringConvertible {
+    public var error: JSON
+
+    public init(_ message: String) { self.error = .string(message) }
+    public init(error: JSON) { self.error = error }
+
+    public var description: String {
+        if case .string(let message) = error { return message }
+        return error.pythonText
+    }
+}
+
+extension JSON {
+    /// The value as Python's `json.dumps` writes it (for messages and the
+    /// input string); JSON that cannot be encoded (a non-finite number) is
+    /// shown as `null`.
+    public var pythonText: String {
+        (try? encodedString(style: .python)) ?? "null"
+    }
+}

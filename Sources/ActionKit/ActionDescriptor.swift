@@ -1,0 +1,138 @@
+import OrderedJSON
+
+/// Everything the framework knows about one action type: its name, its
+/// description and its parameters in declaration order.
+public struct ActionDescriptor: Sendable {
+    /// The action type.
+    public let type: any MistralAction.Type
+    /// The name below the prefix, e.g. `cinder.volumes.assert_status`.
+    public let name: String
+    /// The full description.
+    public let description: String
+    /// The parameters, in declaration order.
+    public let parameters: [ParameterDefinition]
+
+    /// Reads the action's declaration.
+    public init(_ type: any MistralAction.Type) {
+        self.type = type
+        self.name = type.name
+        self.description = type.description
+        self.parameters = ParameterReflection.parameters(of: type.init()).map(\.definition)
+    }
+
+    /// The name Mistral knows the action by: `<prefix>.<name>`.
+    public func qualifiedName(prefix: String) -> String {
+        prefix.isEmpty ? name : "\(prefix).\(name)"
+    }
+
+    /// The first line of the description.
+    public var summary: String {
+        description.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: true).first.map(String.init) ?? ""
+    }
+
+    /// The input as Mistral shows it: required names, then `name=<JSON default>`
+    /// (`volume_id, status="available"`), exactly what Mistral derives from the
+    /// registered stub's `__init__` signature.
+    public var inputString: String {
+        parameters.map { parameter in
+            guard let defaultValue = parameter.defaultValue else { return parameter.name }
+            return "\(parameter.name)=\(defaultValue.pythonText)"
+        }.joined(separator: ", ")
+    }
+
+    /// Builds an instance whose parameters hold the request's input.
+    ///
+    /// - Throws: ``ActionInputError`` listing every missing, unexpected or
+    ///   ill-typed parameter.
+    public func instantiate(input: JSONObject) throws(ActionInputError) -> any MistralAction {
+        let action = type.init()
+        let parameters = ParameterReflection.parameters(of: action)
+        var problems: [ActionInputError.Problem] = []
+        var seen = Set<String>()
+        for (key, value) in input {
+            seen.insert(key)
+            guard let parameter = parameters.first(where: { $0.definition.name == key }) else {
+                problems.append(.unexpected(name: key))
+                continue
+            }
+            do {
+                try parameter.assign(value)
+            } catch {
+                problems.append(.wrongType(name: key, expected: error.expected, got: value))
+            }
+        }
+        for parameter in parameters where parameter.definition.isRequired && !seen.contains(parameter.definition.name) {
+            problems.append(.missing(name: parameter.definition.name))
+        }
+        guard problems.isEmpty else {
+            throw ActionInputError(action: name, problems: problems)
+        }
+        return action
+    }
+}
+
+/// The request's input does not fit the action's parameters.
+public struct ActionInputError: Error, Sendable, CustomStringConvertible {
+    public enum Problem: Sendable, Equatable {
+        case missing(name: String)
+        case unexpected(name: String)
+        case wrongType(name: String, expected: String, got: JSON)
+    }
+
+    /// The action's name below the prefix.
+    public var action: String
+    public var problems: [Problem]
+
+    public var description: String {
+        let details = problems.map { problem -> String in
+            switch problem {
+            case .missing(let name):
+                return "missing required parameter '\(name)'"
+            case .unexpected(let name):
+                return "unexpected parameter '\(name)'"
+            case .wrongType(let name, let expected, let got):
+                var shown = got.pythonText
+                if shown.count > 80 { shown = String(shown.prefix(77)) + "..." }
+                return "parameter '\(name)' must be \(expected), got \(shown)"
+            }
+        }
+        return "invalid input for action \(action): " + details.joined(separator: "; ")
+    }
+}
+
+/// Finds the `@Parameter` properties of an action by reflection.
+enum ParameterReflection {
+    struct Found {
+        let definition: ParameterDefinition
+        let parameter: any AnyParameter
+        func assign(_ json: JSON) throws(ParameterTypeMismatch) { try parameter.assign(json) }
+    }
+
+    static func parameters(of action: any MistralAction) -> [Found] {
+        Mirror(reflecting: action).children.compactMap { child in
+            guard let parameter = child.value as? any AnyParameter else { return nil }
+            var definition = parameter.definition
+            if parameter.propertyName == nil, let label = child.label {
+                definition.name = snakeCase(label.hasPrefix("_") ? String(label.dropFirst()) : label)
+            }
+            return Found(definition: definition, parameter: parameter)
+        }
+    }
+
+    /// `volumeID` → `volume_id`, `backupName` → `backup_name`, `httpURLPath` → `http_url_path`.
+    static func snakeCase(_ name: String) -> String {
+        let characters = Array(name)
+        var result = ""
+        for (index, character) in characters.enumerated() {
+            if character.isUppercase, index > 0 {
+                let previous = characters[index - 1]
+                let nextIsLower = index + 1 < characters.count && characters[index + 1].isLowercase
+                if previous.isLowercase || previous.isNumber || (previous.isUppercase && nextIsLower) {
+                    result.append("_")
+                }
+            }
+            result.append(contentsOf: character.lowercased())
+        }
+        return result
+    }
+}

@@ -1,0 +1,87 @@
+import OrderedJSON
+
+extension String: ParameterValue {
+    public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
+        guard case .string(let value) = json else { throw ParameterTypeMismatch(expected: Self.parameterTypeDescription) }
+        self = value
+    }
+    public var parameterJSON: JSON { .string(self) }
+    public static var parameterTypeDescription: String { "a string" }
+}
+
+extension Bool: ParameterValue {
+    public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
+        guard case .bool(let value) = json else { throw ParameterTypeMismatch(expected: Self.parameterTypeDescription) }
+        self = value
+    }
+    public var parameterJSON: JSON { .bool(self) }
+    public static var parameterTypeDescription: String { "a boolean" }
+}
+
+extension Int: ParameterValue {
+    public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
+        switch json {
+        case .integer(let value) where value >= Int64(Int.min) && value <= Int64(Int.max):
+            self = Int(value)
+        // Python sends 5.0 for a float that holds a whole number.
+        case .double(let value) where value.rounded() == value && abs(value) < 9.0e15:
+            self = Int(value)
+        default:
+            throw ParameterTypeMismatch(expected: Self.parameterTypeDescription)
+        }
+    }
+    public var parameterJSON: JSON { .integer(Int64(self)) }
+    public static var parameterTypeDescription: String { "an integer" }
+}
+
+extension Double: ParameterValue {
+    public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
+        switch json {
+        case .double(let value): self = value
+        case .integer(let value): self = Double(value)
+        default: throw ParameterTypeMismatch(expected: Self.parameterTypeDescription)
+        }
+    }
+    public var parameterJSON: JSON { .double(self) }
+    public static var parameterTypeDescription: String { "a number" }
+}
+
+extension JSON: ParameterValue {
+    public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) { self = json }
+    public var parameterJSON: JSON { self }
+    public static var parameterTypeDescription: String { "any JSON value" }
+}
+
+extension Array: ParameterValue where Element: ParameterValue {
+    public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
+        guard case .array(let items) = json else { throw ParameterTypeMismatch(expected: Self.parameterTypeDescription) }
+        var values: [Element] = []
+        values.reserveCapacity(items.count)
+        for item in items {
+            do { values.append(try Element(parameterJSON: item)) } catch {
+                throw ParameterTypeMismatch(expected: Self.parameterTypeDescription)
+            }
+        }
+        self = values
+    }
+    public var parameterJSON: JSON { .array(map(\.parameterJSON)) }
+    public static var parameterTypeDescription: String { "a list of \(Element.parameterTypeDescription.droppingArticle)s" }
+}
+
+extension Optional: ParameterValue where Wrapped: ParameterValue {
+    public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
+        if case .null = json { self = .none; return }
+        do { self = .some(try Wrapped(parameterJSON: json)) } catch {
+            throw ParameterTypeMismatch(expected: Self.parameterTypeDescription)
+        }
+    }
+    public var parameterJSON: JSON { self?.parameterJSON ?? .null }
+    public static var parameterTypeDescription: String { "\(Wrapped.parameterTypeDescription) or null" }
+}
+
+extension String {
+    fileprivate var droppingArticle: String {
+        for article in ["a ", "an "] where hasPrefix(article) { return String(dropFirst(article.count)) }
+        return self
+    }
+}
