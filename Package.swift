@@ -13,6 +13,7 @@ import PackageDescription
 //   ActionDiscoveryTool/-Plugin  build step listing every MistralAction type of a target
 //   ActionCatalog            the actions this binary ships (one file each)
 //   ActionSync               keeps Mistral's code_sources / dynamic_action_definitions in step (libpq)
+//   Worker                   the executor service: consume, route, run, heartbeat, report, relay
 //   MistralActionsCLI        the commands of `mistral-actions` (callable from tests)
 //   mistral-actions          the thin executable
 
@@ -126,6 +127,9 @@ let package = Package(
                 "OsloConfig",
                 "AMQPClient",
                 "PostgresClient",
+                "ActionKit",
+                "ActionCatalog",
+                "ActionSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -147,7 +151,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ActionKitTests",
-            dependencies: ["ActionKit", "ActionCatalog", "ActionSync", "OrderedJSON", "OsloMessaging"],
+            dependencies: [
+                "ActionKit", "ActionCatalog", "ActionSync", "OrderedJSON", "OsloMessaging",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

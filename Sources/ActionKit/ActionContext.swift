@@ -74,18 +74,27 @@ public struct ActionServices: Sendable {
     }
 }
 
-/// Thrown by an action to fail with a specific error value: the result's
-/// `error` becomes exactly ``error`` (a string or any JSON), as a Python
-/// action returning `Result(error=...)` does.
+/// Thrown by an action to fail with a message or a specific error value.
+///
+/// A message becomes the result's `error` as `action <name> failed: <message>`;
+/// an error value is passed through exactly (as a Python action returning
+/// `Result(error=...)` does), for workflows that inspect structured errors.
 public struct ActionFailure: Error, Sendable, CustomStringConvertible {
-    public var error: JSON
+    public enum Payload: Sendable, Equatable {
+        case message(String)
+        case value(JSON)
+    }
 
-    public init(_ message: String) { self.error = .string(message) }
-    public init(error: JSON) { self.error = error }
+    public var payload: Payload
+
+    public init(_ message: String) { self.payload = .message(message) }
+    public init(error: JSON) { self.payload = .value(error) }
 
     public var description: String {
-        if case .string(let message) = error { return message }
-        return error.pythonText
+        switch payload {
+        case .message(let message): return message
+        case .value(let value): return value.pythonText
+        }
     }
 }
 

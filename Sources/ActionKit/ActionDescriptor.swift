@@ -25,6 +25,12 @@ public struct ActionDescriptor: Sendable {
         prefix.isEmpty ? name : "\(prefix).\(name)"
     }
 
+    /// The parameter name derived from a property name:
+    /// `volumeID` → `volume_id`, `backupName` → `backup_name`.
+    public static func snakeCase(_ propertyName: String) -> String {
+        ParameterReflection.snakeCase(propertyName)
+    }
+
     /// The first line of the description.
     public var summary: String {
         description.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: true).first.map(String.init) ?? ""

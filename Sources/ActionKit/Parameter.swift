@@ -64,7 +64,9 @@ public struct Parameter<Value: ParameterValue>: Sendable {
         nonmutating set { storage.value.withLock { $0 = newValue } }
     }
 
-    /// A required parameter.
+    /// A required parameter. (Disfavoured so that an optional property picks
+    /// the initializer that gives it a `null` default.)
+    @_disfavoredOverload
     public init(_ name: String? = nil, help: String = "") {
         self.explicitName = name
         self.storage = Storage(value: nil, defaultJSON: nil, help: help)
@@ -95,9 +97,9 @@ public struct Parameter<Value: ParameterValue>: Sendable {
     }
 }
 
-extension Parameter where Value: ExpressibleByNilLiteral {
+extension Parameter {
     /// An optional parameter: its default is `null`.
-    public init(_ name: String? = nil, help: String = "") {
+    public init<Wrapped: ParameterValue>(_ name: String? = nil, help: String = "") where Value == Wrapped? {
         self.explicitName = name
         self.storage = Storage(value: Value(nilLiteral: ()), defaultJSON: .null, help: help)
     }

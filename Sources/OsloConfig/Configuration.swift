@@ -229,6 +229,8 @@ public struct Configuration: Sendable, Equatable {
         public var concurrency: Int? = nil
         /// `shutdown_grace_period`, default 30 s.
         public var shutdownGracePeriod: Duration = .seconds(30)
+        /// `max_unacked_time`: how long a safe-rerun delivery may stay unacknowledged.
+        public var maxUnackedTime: Duration = .seconds(1500)
         /// `log_format`, default `human`.
         public var logFormat = LogFormat.human
         /// `log_level`, default `info`.

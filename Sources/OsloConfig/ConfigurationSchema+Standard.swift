@@ -98,6 +98,15 @@ extension ConfigurationSchema {
                     On SIGTERM, how long in-flight actions may run to completion before \
                     they are cancelled.
                     """),
+            .duration(
+                "max_unacked_time", default: "25m", min: .seconds(1),
+                help: """
+                    A safe-rerun action is acknowledged to RabbitMQ only once its result \
+                    is confirmed, so that another worker reruns it if this one dies. An \
+                    action still running after this long is acknowledged anyway, so the \
+                    delivery never outlives RabbitMQ's consumer_timeout (30 minutes by \
+                    default), which would close the channel. Keep it below that timeout.
+                    """),
             .choice(
                 "log_format", default: "human", choices: ["human", "json"], ignoreCase: true,
                 help: "human: one readable line per event. json: one JSON object per line."),

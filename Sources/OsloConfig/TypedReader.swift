@@ -108,6 +108,7 @@ struct TypedReader {
         mistralActions.fallbackTopic = try string(own, "fallback_topic")
         mistralActions.concurrency = try optionalInteger(own, "concurrency")
         mistralActions.shutdownGracePeriod = try duration(own, "shutdown_grace_period")
+        mistralActions.maxUnackedTime = try duration(own, "max_unacked_time")
         mistralActions.logFormat = try choice(own, "log_format", as: Configuration.LogFormat.self)
         mistralActions.logLevel = try choice(own, "log_level", as: Configuration.LogLevel.self)
         mistralActions.httpListen = try listenAddress(own, "http_listen")
