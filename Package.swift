@@ -14,6 +14,7 @@ import PackageDescription
 //   ActionCatalog            the actions this binary ships (one file each)
 //   ActionSync               keeps Mistral's code_sources / dynamic_action_definitions in step (libpq)
 //   Worker                   the executor service: consume, route, run, heartbeat, report, relay
+//   Worker                   the executor service: consume, route, run, heartbeat, report, relay
 //   MistralActionsCLI        the commands of `mistral-actions` (callable from tests)
 //   mistral-actions          the thin executable
 
@@ -31,6 +32,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -122,6 +124,20 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Worker",
+            dependencies: [
+                "AMQPClient",
+                "ActionKit",
+                "MistralProtocol",
+                "OrderedJSON",
+                "OsloConfig",
+                "OsloMessaging",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "MistralActionsCLI",
             dependencies: [
                 "OsloConfig",
@@ -130,6 +146,9 @@ let package = Package(
                 "ActionKit",
                 "ActionCatalog",
                 "ActionSync",
+                "Worker",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

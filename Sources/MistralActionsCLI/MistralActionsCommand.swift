@@ -17,7 +17,7 @@ public struct MistralActionsCommand: AsyncParsableCommand {
             and keeps Mistral's action tables in PostgreSQL in step with those actions.
             """,
         version: MistralActionsVersion.current,
-        subcommands: [RegisterCommand.self, DiscoverCommand.self]
+        subcommands: [WorkerCommand.self, RegisterCommand.self, DiscoverCommand.self]
     )
 
     public init() {}

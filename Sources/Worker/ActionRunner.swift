@@ -1,4 +1,5 @@
 import ActionKit
+import Logging
 import MistralProtocol
 import OrderedJSON
 

@@ -44,8 +44,7 @@ enum FailureMessages {
     }
 
     static func describe(_ error: any Error) -> String {
-        if let convertible = error as? any CustomStringConvertible { return convertible.description }
-        return String(describing: error)
+        String(describing: error)
     }
 
     static func format(_ seconds: Double) -> String {

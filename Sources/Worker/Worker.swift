@@ -225,19 +225,19 @@ public final class Worker: Service {
     ) async {
         let actionName = descriptor.qualifiedName(prefix: settings.actionPrefix)
         let executionID = runRequest.actionExecutionID
-        var actionLogger = logger
-        actionLogger[metadataKey: "action.name"] = "\(actionName)"
-        if let executionID { actionLogger[metadataKey: "action.execution_id"] = "\(executionID)" }
+        var actionLoggerBuilder = logger
+        actionLoggerBuilder[metadataKey: "action.name"] = "\(actionName)"
+        if let executionID { actionLoggerBuilder[metadataKey: "action.execution_id"] = "\(executionID)" }
         let execution = ExecutionContext(json: runRequest.executionContext)
         if let workflowExecutionID = execution.workflowExecutionID {
-            actionLogger[metadataKey: "workflow.execution_id"] = "\(workflowExecutionID)"
+            actionLoggerBuilder[metadataKey: "workflow.execution_id"] = "\(workflowExecutionID)"
         }
-        if let requestID = request.context.requestID { actionLogger[metadataKey: "oslo.request_id"] = "\(requestID)" }
+        if let requestID = request.context.requestID { actionLoggerBuilder[metadataKey: "oslo.request_id"] = "\(requestID)" }
 
         // Mistral's guard: a redelivered request that is not safe to rerun is not run.
         if request.context.redelivered && !runRequest.safeRerun {
             context.server.acknowledge(message)
-            actionLogger.warning("not rerunning a redelivered request (safe-rerun is false)")
+            actionLoggerBuilder.warning("not rerunning a redelivered request (safe-rerun is false)")
             await deliver(.failure(FailureMessages.notRerunnable(action: actionName)), actionExecutionID: executionID, request: request, context: context)
             return
         }
@@ -258,6 +258,7 @@ public final class Worker: Service {
         }
         defer { if let executionID { running.finished(executionID) } }
 
+        let actionLogger = actionLoggerBuilder
         let actionContext = ActionContext(
             actionName: actionName, security: request.context, execution: execution,
             logger: actionLogger, services: services
