@@ -177,6 +177,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["OrderedJSON"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "OsloConfigTests",
             dependencies: ["OsloConfig"],
             swiftSettings: strictSettings

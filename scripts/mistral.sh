@@ -76,6 +76,18 @@ host = python-executor
 CONF
 }
 
+stop_pid() {
+    local pidfile=$1 name=$2
+    if alive "$pidfile"; then
+        log "stopping $name"
+        local pid; pid=$(cat "$pidfile")
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+}
+
 start() {
     "$root/scripts/local-services.sh" start >/dev/null
     local venv; venv=$("$root/scripts/python-env.sh")
@@ -88,6 +100,13 @@ start() {
             || { tail -20 "$DIR/log/db-manage.log" >&2; die "mistral-db-manage populate failed"; }
         touch "$DIR/db-ready"
     fi
+    # Running processes started with other settings are restarted.
+    if alive "$DIR/api-engine.pid" && ! cmp -s "$DIR/mistral.conf" "$DIR/running.conf"; then
+        log "settings changed: restarting Mistral"
+        stop_pid "$DIR/executor.pid" "the Python executor"
+        stop_pid "$DIR/api-engine.pid" "Mistral API + engine"
+    fi
+    cp "$DIR/mistral.conf" "$DIR/running.conf"
     if alive "$DIR/api-engine.pid"; then
         log "Mistral API and engine already running (http://127.0.0.1:$API_PORT)"
     else
@@ -118,17 +137,6 @@ start() {
     log "Mistral is up: http://127.0.0.1:$API_PORT/v2"
 }
 
-stop_pid() {
-    local pidfile=$1 name=$2
-    if alive "$pidfile"; then
-        log "stopping $name"
-        local pid; pid=$(cat "$pidfile")
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL -- "-$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-}
 
 case "${1:-}" in
     start) start ;;

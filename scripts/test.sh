@@ -14,27 +14,16 @@ root=$(pwd)
 log() { printf '[test] %s\n' "$*" >&2; }
 
 # --- system packages -----------------------------------------------------
-need=()
-for pkg in pkg-config librabbitmq-dev libpq-dev rabbitmq-server postgresql openssl python3-venv; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    log "installing ${need[*]}"
-    sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo
-    deny=0
-    if [ ! -d /run/systemd/system ] && [ ! -e /usr/sbin/policy-rc.d ]; then
-        # No systemd: keep package scripts from starting system-wide servers.
-        $sudo_ sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'; deny=1
-    fi
-    $sudo_ apt-get update -qq
-    $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-    [ $deny = 1 ] && $sudo_ rm -f /usr/sbin/policy-rc.d
-fi
+MA_LOG_TAG=test
+. scripts/lib.sh
+ma_apt_install "${MA_PACKAGES[@]}"
 
 # --- servers ---------------------------------------------------------------
 services=scripts/local-services.sh
 started=()
+mistral_was_running=1
 cleanup() {
+    [ "$mistral_was_running" = 0 ] && scripts/mistral.sh stop || true
     for s in "${started[@]}"; do "$services" stop "$s" || true; done
 }
 trap cleanup EXIT
@@ -47,19 +36,24 @@ for s in rabbitmq postgresql; do
 done
 eval "$("$services" env)"
 
-# --- Python peers (oslo.messaging, mistral) -------------------------------
-if [ -x scripts/python-env.sh ]; then
-    MA_VENV=$(scripts/python-env.sh)
-    export MA_VENV
-fi
-
-# --- build and test ----------------------------------------------------------
+# --- build ---------------------------------------------------------------------
+MA_VENV=$(scripts/python-env.sh)
+export MA_VENV
 log "building"
 swift build --build-tests
 
-# Tests that disturb the shared broker (restarts) run alone, first; the main
-# pass runs in parallel and prints the closing summary.
+# Tests that disturb the shared broker (restarts) run alone, first, before
+# Mistral starts.
 log "disruptive tests (broker restarts), run alone"
 MA_TEST_DISRUPTIVE=1 swift test --skip-build --filter Disruptive
+
+# --- a real Mistral 23 ------------------------------------------------------------
+# A short heartbeat window, so that the end-to-end tests can prove heartbeats
+# keep long actions alive (and that the engine fails them without).
+mistral_was_running=$(scripts/mistral.sh status | grep -c "api+engine: running" || true)
+MA_HEARTBEAT_INTERVAL=2 MA_HEARTBEAT_MAX_MISSED=2 MA_FIRST_HEARTBEAT_TIMEOUT=3 scripts/mistral.sh start
+eval "$(scripts/mistral.sh env)"
+
+# --- the main pass: in parallel; prints the closing summary ---------------------
 log "main test pass"
 swift test --skip-build "$@"

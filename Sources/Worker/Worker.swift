@@ -72,7 +72,23 @@ public final class Worker: Service {
             responseTimeout: settings.responseTimeout,
             logger: logger
         )
-        let incoming = try await server.start()
+        // RabbitMQ may not be reachable yet (a daemon starting with the host):
+        // keep trying until it is, or until the worker is told to stop.
+        var incoming: RPCIncomingSequence?
+        var delay = Duration.seconds(1)
+        while incoming == nil {
+            do {
+                incoming = try await server.start()
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                logger.warning("cannot consume the executor topic yet; retrying", metadata: [
+                    "error": "\(error)", "retry_in": "\(delay)",
+                ])
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
+        guard let incoming else { return }
         var modeDescription = "swift-only"
         if case .router(let fallback) = settings.mode { modeDescription = "router, fallback topic \(fallback)" }
         logger.info("worker consuming", metadata: [

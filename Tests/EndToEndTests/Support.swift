@@ -1,0 +1,190 @@
+import Foundation
+import OrderedJSON
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Where the real servers are (scripts/local-services.sh and scripts/mistral.sh).
+enum TestEnvironment {
+    static let variables = ProcessInfo.processInfo.environment
+
+    static var mistralURL: String { variables["MA_TEST_MISTRAL_URL"] ?? "http://127.0.0.1:38989/v2" }
+    static var amqpURL: String { variables["MA_TEST_AMQP_URL"] ?? "rabbit://guest:guest@127.0.0.1:35672/" }
+    static var mistralDatabaseURL: String {
+        variables["MA_TEST_MISTRAL_DATABASE_URL"] ?? "postgresql://mistral_actions:ma-secret@127.0.0.1:35432/mistral"
+    }
+    static var fallbackTopic: String { variables["MA_TEST_FALLBACK_TOPIC"] ?? "mistral_executor_python" }
+
+    /// The `mistral-actions` binary built next to the test bundle.
+    static var binary: String {
+        if let path = variables["MA_BINARY"] { return path }
+        let bundle = Bundle.main.bundleURL
+        let candidates = [
+            bundle.deletingLastPathComponent().appendingPathComponent("mistral-actions"),
+            bundle.appendingPathComponent("mistral-actions"),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mistral-actions"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }?.path ?? candidates[0].path
+    }
+}
+
+/// A `mistral-actions worker` process with its own configuration file and log.
+final class WorkerProcess: @unchecked Sendable {
+    // @unchecked: the Process is started and waited for from one test task only.
+    let process = Process()
+    let logURL: URL
+    let configURL: URL
+
+    init(extraConfiguration: String = "", overrides: [String] = []) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ma-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        configURL = directory.appendingPathComponent("worker.conf")
+        logURL = directory.appendingPathComponent("worker.log")
+        let configuration = """
+            [DEFAULT]
+            transport_url = \(TestEnvironment.amqpURL)
+
+            [database]
+            connection = \(TestEnvironment.mistralDatabaseURL)
+
+            [action_heartbeat]
+            check_interval = 1
+
+            [mistral_actions]
+            fallback_topic = \(TestEnvironment.fallbackTopic)
+            shutdown_grace_period = 20s
+            \(extraConfiguration)
+            """
+        try configuration.write(to: configURL, atomically: true, encoding: .utf8)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.binary)
+        process.arguments = ["worker", "--config-file", configURL.path] + overrides.flatMap { ["--set", $0] }
+        let log = try FileHandle(forWritingTo: logURL)
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        try waitForLog("worker consuming", timeout: 30)
+    }
+
+    var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
+
+    func waitForLog(_ text: String, timeout: TimeInterval) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if log.contains(text) { return }
+            if !process.isRunning { throw TestFailure("worker exited (\(process.terminationStatus)) before logging '\(text)':\n\(log)") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw TestFailure("worker did not log '\(text)' within \(timeout) s:\n\(log)")
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit status.
+    @discardableResult
+    func terminate(timeout: TimeInterval = 40) throws -> Int32 {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw TestFailure("worker did not stop within \(timeout) s after SIGTERM:\n\(log)")
+        }
+        return process.terminationStatus
+    }
+
+    /// How many log lines contain `text`.
+    func count(_ text: String) -> Int {
+        log.split(separator: "\n").filter { $0.contains(text) }.count
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A small client of Mistral's REST API (Keystone off).
+struct MistralAPI {
+    let base = TestEnvironment.mistralURL
+
+    func request(_ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json") async throws -> (Int, JSON) {
+        var request = URLRequest(url: URL(string: base + path)!)
+        request.httpMethod = method
+        request.httpBody = body
+        request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        request.setValue("admin", forHTTPHeaderField: "X-Roles")
+        request.timeoutInterval = 90
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let json = data.isEmpty ? JSON.null : ((try? JSON(parsing: data)) ?? .string(String(decoding: data, as: UTF8.self)))
+        return (status, json)
+    }
+
+    /// Creates or updates a workflow definition.
+    func putWorkflow(_ yaml: String) async throws {
+        let (status, body) = try await request("POST", "/workflows", body: Data(yaml.utf8), contentType: "text/plain")
+        if status == 409 {
+            let (updated, updateBody) = try await request("PUT", "/workflows", body: Data(yaml.utf8), contentType: "text/plain")
+            guard updated == 200 else { throw TestFailure("PUT /workflows: \(updated) \(updateBody)") }
+        } else if status != 201 {
+            throw TestFailure("POST /workflows: \(status) \(body)")
+        }
+    }
+
+    func startExecution(_ workflow: String, input: JSON = [:]) async throws -> String {
+        let body: JSON = ["workflow_name": .string(workflow), "input": .string(input.description)]
+        let (status, json) = try await request("POST", "/executions", body: Data(body.description.utf8))
+        guard status == 201, let id = json["id"]?.stringValue else { throw TestFailure("POST /executions: \(status) \(json)") }
+        return id
+    }
+
+    struct Execution {
+        var state: String
+        var stateInfo: String?
+        var output: JSON
+    }
+
+    /// Waits until the execution leaves RUNNING.
+    func waitForExecution(_ id: String, timeout: TimeInterval = 60) async throws -> Execution {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let (_, json) = try await request("GET", "/executions/\(id)")
+            let state = json["state"]?.stringValue ?? ""
+            if state != "RUNNING" && state != "IDLE" && !state.isEmpty {
+                let output = try json["output"]?.stringValue.map { try JSON(parsing: $0) } ?? .null
+                return Execution(state: state, stateInfo: json["state_info"]?.stringValue, output: output)
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw TestFailure("execution \(id) still running after \(timeout) s")
+    }
+
+    struct TaskExecution {
+        var name: String
+        var state: String
+        var stateInfo: String?
+    }
+
+    func tasks(of execution: String) async throws -> [TaskExecution] {
+        let (_, json) = try await request("GET", "/tasks?workflow_execution_id=\(execution)")
+        return (json["tasks"]?.arrayValue ?? []).map {
+            TaskExecution(name: $0["name"]?.stringValue ?? "", state: $0["state"]?.stringValue ?? "", stateInfo: $0["state_info"]?.stringValue)
+        }
+    }
+
+    /// POST /v2/action_executions; returns (state, output, state_info).
+    func runAction(_ name: String, input: JSON, params: JSON = [:]) async throws -> (String, JSON, String?) {
+        let body: JSON = ["name": .string(name), "input": .string(input.description), "params": .string(params.description)]
+        let (status, json) = try await request("POST", "/action_executions", body: Data(body.description.utf8))
+        guard status == 201 else { throw TestFailure("POST /action_executions: \(status) \(json)") }
+        let output = try json["output"]?.stringValue.map { try JSON(parsing: $0) } ?? .null
+        return (json["state"]?.stringValue ?? "", output, json["state_info"]?.stringValue)
+    }
+}
