@@ -177,6 +177,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "WorkerTests",
+            dependencies: [
+                "Worker", "ActionCatalog", "ActionKit", "ActionSync", "MistralProtocol", "OrderedJSON", "OsloMessaging",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: ["OrderedJSON"],
             swiftSettings: strictSettings

@@ -23,6 +23,14 @@ public indirect enum SerializedAction: Sendable, Equatable {
         /// defaults filled in by the engine.
         public var data: JSONObject
         public var classAttributes: JSONObject
+
+        public init(className: String, codeSourceID: String, namespace: String = "", data: JSONObject, classAttributes: JSONObject = [:]) {
+            self.className = className
+            self.codeSourceID = codeSourceID
+            self.namespace = namespace
+            self.data = data
+            self.classAttributes = classAttributes
+        }
     }
 
     public static let dynamicKey = "mistral.actions.dynamic_action.DynamicAction"
