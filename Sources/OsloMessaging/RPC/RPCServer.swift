@@ -1,0 +1,488 @@
+import AMQPClient
+import Logging
+import OrderedJSON
+import Synchronization
+
+/// An oslo.messaging RPC server over AMQP: consumes the topic, server and
+/// fanout queues of an ``RPCTarget`` and sends replies to calls.
+///
+/// ``start()`` declares the topology exactly as oslo.messaging 18.3.1 does
+/// for the same ``OsloTopologyOptions`` and returns the merged deliveries;
+/// the caller acknowledges, runs and replies (``reply(to:with:)``). For
+/// plain endpoints, ``serve(handler:)`` does all of it the way oslo's RPC
+/// server does.
+///
+/// Tasks: ``start()`` creates one task (the *pump*) that the server owns;
+/// it runs one child task per consumer, moving deliveries into the
+/// ``RPCIncomingSequence``, and one child that cancels the consumers when a
+/// stop is requested. The pump ends when all consumers have ended, i.e.
+/// after ``stop()`` (which waits for it) or when the connection's `run()`
+/// ends. Nothing else runs in the background.
+///
+/// Use a `connection` for this server alone: the prefetch limit
+/// (basic.qos) applies to every consumer started afterwards on the
+/// connection's consumer channel. Replies go through `replyConnection`, which may be
+/// shared with other publishers.
+public final class RPCServer: Sendable {
+    /// Raise it from an ``serve(handler:)`` handler for a method it does not
+    /// have: the caller gets oslo's `NoSuchMethod` failure.
+    public struct NoSuchMethod: Error, Sendable, Hashable, CustomStringConvertible {
+        public var method: String
+
+        public init(method: String) {
+            self.method = method
+        }
+
+        /// oslo's message: `Endpoint does not support RPC method <method>`.
+        public var description: String {
+            "Endpoint does not support RPC method \(method)"
+        }
+    }
+
+    /// Where the server listens.
+    public let target: RPCTarget
+    /// The declaration options.
+    public let options: OsloTopologyOptions
+    /// basic.qos prefetch count of each of the three consumers (not global:
+    /// RabbitMQ refuses global QoS on quorum queues); 0 = no limit (no basic.qos sent).
+    public let prefetch: UInt16
+    /// The private fanout queue, `<topic>_fanout_<uuid hex>` (named at init).
+    public let fanoutQueueName: String
+
+    let connection: AMQPConnection
+    let replyConnection: AMQPConnection
+    let logger: Logger
+    let topology: OsloTopology
+    private let state = Mutex(State())
+    private let obsoleteReplyQueues = Mutex(ObsoleteReplyQueues())
+
+    private struct State {
+        enum Phase {
+            case idle, starting, running, stopping, stopped
+        }
+
+        var phase = Phase.idle
+        var consumers: [RPCQueueKind: AMQPConsumer] = [:]
+        var pump: Task<Void, Never>?
+        var stopSignal: AsyncStream<Void>.Continuation?
+    }
+
+    public init(
+        connection: AMQPConnection,
+        replyConnection: AMQPConnection,
+        target: RPCTarget,
+        options: OsloTopologyOptions,
+        prefetch: UInt16,
+        logger: Logger
+    ) {
+        self.connection = connection
+        self.replyConnection = replyConnection
+        self.target = target
+        self.options = options
+        self.prefetch = prefetch
+        self.topology = OsloTopology(options: options)
+        self.fanoutQueueName = "\(target.topic)_fanout_\(MessageID.generate())"
+        var logger = logger
+        logger[metadataKey: "oslo.topic"] = "\(target.topic)"
+        if let server = target.server {
+            logger[metadataKey: "oslo.server"] = "\(server)"
+        }
+        self.logger = logger
+    }
+
+    /// The queues in oslo's declaration order: topic, server (if any), fanout.
+    var queueDeclarations: [(kind: RPCQueueKind, declaration: OsloQueueDeclaration)] {
+        var declarations: [(kind: RPCQueueKind, declaration: OsloQueueDeclaration)] = [
+            (.topic, topology.topicQueue(exchange: target.exchange, routingKey: target.topic)),
+        ]
+        if let key = target.serverRoutingKey {
+            declarations.append((.server, topology.topicQueue(exchange: target.exchange, routingKey: key)))
+        }
+        let unique = String(fanoutQueueName.dropFirst(target.topic.count + "_fanout_".count))
+        declarations.append((.fanout, topology.fanoutQueue(topic: target.topic, unique: unique)))
+        return declarations
+    }
+
+    /// The name of each queue the server consumes from.
+    public var queueNames: [RPCQueueKind: String] {
+        Dictionary(uniqueKeysWithValues: queueDeclarations.map { ($0.kind, $0.declaration.name) })
+    }
+
+    // MARK: Lifecycle
+
+    /// Declares the control exchange (topic), the shared topic queue
+    /// `<topic>` bound with key `<topic>`, the server queue
+    /// `<topic>.<server>` (if `target.server` is set) bound with that key,
+    /// the fanout exchange `<topic>_fanout` and the private fanout queue
+    /// (``fanoutQueueName``) bound with key `<topic>` — each exactly as oslo
+    /// 18.3.1 declares it for the same options, including oslo's fallback
+    /// to non-durable declarations on a 406 durability mismatch. Then
+    /// basic.qos (`prefetch` per consumer, as oslo; only if not 0) and the three
+    /// consumers (with `x-cancel-on-ha-failover` when
+    /// ``OsloTopologyOptions/cancelOnFailover``).
+    ///
+    /// Returns the merged deliveries of the three consumers. A consumer that
+    /// the broker cancels (queue deleted, HA failover) is declared and
+    /// started again, with backoff, as oslo does. May be called once; throws
+    /// (after undoing what it started) when a declaration or consumer fails
+    /// or the options are invalid.
+    public func start() async throws -> RPCIncomingSequence {
+        try state.withLock { state throws(RPCConfigurationError) in
+            guard state.phase == .idle else {
+                throw RPCConfigurationError("RPCServer.start() may be called only once")
+            }
+            state.phase = .starting
+        }
+        let declarations = queueDeclarations
+        var started: [(kind: RPCQueueKind, consumer: AMQPConsumer, declaration: OsloQueueDeclaration)] = []
+        do {
+            try options.validate()
+            for (_, declaration) in declarations {
+                try await connection.declareOsloQueue(declaration, logger: logger)
+            }
+            if prefetch > 0 {
+                // Per consumer, as oslo (basic_qos(0, n, False)): RabbitMQ
+                // refuses global QoS on quorum queues (540 NOT_IMPLEMENTED,
+                // closing the connection).
+                try await connection.setPrefetch(count: prefetch, global: false)
+            }
+            for (kind, declaration) in declarations {
+                let consumer = try await connection.consume(queue: declaration.name, arguments: topology.consumerArguments)
+                started.append((kind, consumer, declaration))
+            }
+        } catch {
+            for entry in started {
+                try? await entry.consumer.cancel()
+            }
+            state.withLock { state in
+                state.phase = state.phase == .starting ? .idle : .stopped
+            }
+            logger.error("Cannot start the RPC server", error: error)
+            throw error
+        }
+
+        let buffer = IncomingBuffer<RPCIncoming>(onCancel: { [weak self] in self?.requestStop() })
+        let (stopSignal, stopSignalContinuation) = AsyncStream.makeStream(of: Void.self)
+        let consumers = started
+        let pump = Task {
+            await self.pump(consumers, into: buffer, stopSignal: stopSignal, stopSignalContinuation: stopSignalContinuation)
+        }
+        let stopRequested = state.withLock { state in
+            state.pump = pump
+            state.stopSignal = stopSignalContinuation
+            for entry in started {
+                state.consumers[entry.kind] = entry.consumer
+            }
+            if state.phase == .starting {
+                state.phase = .running
+                return false
+            }
+            return true
+        }
+        if stopRequested {
+            // stop() was called while starting.
+            stopSignalContinuation.yield()
+        }
+        logger.info(
+            "RPC server consuming",
+            metadata: ["amqp.queues": "\(declarations.map(\.declaration.name).joined(separator: ", "))", "amqp.prefetch": "\(prefetch)"]
+        )
+        return RPCIncomingSequence(buffer: buffer)
+    }
+
+    /// Stops consuming: basic.cancel on the three consumers, then waits
+    /// until the pump has handed every delivery already received to the
+    /// ``RPCIncomingSequence`` (which then ends). Those deliveries can still
+    /// be acknowledged or rejected. Idempotent.
+    public func stop() async {
+        requestStop()
+        let pump = state.withLock { $0.pump }
+        await pump?.value
+        state.withLock { state in
+            if state.phase == .stopping {
+                state.phase = .stopped
+            }
+        }
+    }
+
+    /// Marks the server as stopping and wakes the pump's stopper (no waiting).
+    func requestStop() {
+        let signal = state.withLock { state -> AsyncStream<Void>.Continuation? in
+            switch state.phase {
+            case .idle:
+                state.phase = .stopped
+                return nil
+            case .starting:
+                state.phase = .stopping
+                return nil
+            case .running:
+                state.phase = .stopping
+                return state.stopSignal
+            case .stopping, .stopped:
+                return nil
+            }
+        }
+        signal?.yield()
+    }
+
+    private var isStopping: Bool {
+        state.withLock { $0.phase == .stopping || $0.phase == .stopped }
+    }
+
+    // MARK: Pump
+
+    private enum PumpEnd: Sendable {
+        case stopper
+        case queue(failure: (any Error)?)
+    }
+
+    private func pump(
+        _ consumers: [(kind: RPCQueueKind, consumer: AMQPConsumer, declaration: OsloQueueDeclaration)],
+        into buffer: IncomingBuffer<RPCIncoming>,
+        stopSignal: AsyncStream<Void>,
+        stopSignalContinuation: AsyncStream<Void>.Continuation
+    ) async {
+        let failure = await withTaskGroup(of: PumpEnd.self) { group -> (any Error)? in
+            group.addTask {
+                // Wakes on a stop request, or ends when every consumer ended.
+                for await _ in stopSignal {
+                    await self.cancelConsumers()
+                    break
+                }
+                return .stopper
+            }
+            for entry in consumers {
+                group.addTask {
+                    .queue(failure: await self.pumpQueue(entry.kind, entry.consumer, entry.declaration, into: buffer))
+                }
+            }
+            var running = consumers.count
+            var firstFailure: (any Error)?
+            for await end in group {
+                guard case .queue(let failure) = end else {
+                    continue
+                }
+                running -= 1
+                if let failure, firstFailure == nil {
+                    firstFailure = failure
+                    // Take the other consumers down too: the sequence is over.
+                    self.requestStop()
+                }
+                if running == 0 {
+                    stopSignalContinuation.finish()
+                }
+            }
+            return firstFailure
+        }
+        buffer.finish(throwing: failure)
+    }
+
+    private func cancelConsumers() async {
+        let consumers = state.withLock { $0.consumers }
+        for (kind, consumer) in consumers {
+            do {
+                try await consumer.cancel()
+            } catch {
+                logger.debug("Cancelling a consumer failed", error: error, metadata: ["amqp.queue": "\(consumer.queue)", "rpc.queue": "\(kind)"])
+            }
+        }
+    }
+
+    /// Moves one consumer's deliveries into `buffer` until it ends. Returns
+    /// the failure that ends the whole sequence, or `nil` after a stop.
+    private func pumpQueue(
+        _ kind: RPCQueueKind,
+        _ first: AMQPConsumer,
+        _ declaration: OsloQueueDeclaration,
+        into buffer: IncomingBuffer<RPCIncoming>
+    ) async -> (any Error)? {
+        var consumer = first
+        while true {
+            var ending: (any Error)?
+            do {
+                for try await delivery in consumer {
+                    let message = Result { () throws(OsloCodecError) -> RPCRequest in
+                        try RPCRequest(decodingBody: delivery.body)
+                    }
+                    if !buffer.append(RPCIncoming(delivery: delivery, queue: kind, message: message)) {
+                        // The sequence is over: hand the message back to the broker.
+                        connection.reject(delivery, requeue: true)
+                    }
+                }
+            } catch {
+                ending = error
+            }
+            if isStopping {
+                return nil
+            }
+            guard let error = ending as? AMQPError, error.code != .shutDown else {
+                // A consumer ends without error only when the connection shuts down.
+                return ending ?? AMQPError(
+                    code: .shutDown, message: "the consumer of queue '\(declaration.name)' ended: the connection shut down"
+                )
+            }
+            logger.warning(
+                "The broker cancelled a consumer; declaring its queue and consuming again",
+                error: error, metadata: ["amqp.queue": "\(declaration.name)", "rpc.queue": "\(kind)"]
+            )
+            guard let restarted = await restartConsumer(kind, declaration) else {
+                return nil
+            }
+            consumer = restarted
+        }
+    }
+
+    /// Declares the queue again and starts a new consumer, retrying with
+    /// backoff (1 s doubling to 30 s) until it works or a stop is requested.
+    private func restartConsumer(_ kind: RPCQueueKind, _ declaration: OsloQueueDeclaration) async -> AMQPConsumer? {
+        var delay = Duration.seconds(1)
+        while true {
+            // Sleep in slices so that stop() does not wait for the backoff.
+            let wakeUp = ContinuousClock.now + delay
+            while ContinuousClock.now < wakeUp {
+                if isStopping {
+                    return nil
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            do {
+                try await connection.declareOsloQueue(declaration, logger: logger)
+                let consumer = try await connection.consume(queue: declaration.name, arguments: topology.consumerArguments)
+                let registered = state.withLock { state in
+                    guard state.phase == .running else {
+                        return false
+                    }
+                    state.consumers[kind] = consumer
+                    return true
+                }
+                if !registered {
+                    try? await consumer.cancel()
+                    return nil
+                }
+                logger.info("Consuming again", metadata: ["amqp.queue": "\(declaration.name)", "rpc.queue": "\(kind)"])
+                return consumer
+            } catch {
+                logger.warning(
+                    "Cannot consume again; retrying",
+                    error: error, metadata: ["amqp.queue": "\(declaration.name)", "retry_in": "\(delay)"]
+                )
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
+    }
+
+    // MARK: Acknowledgements
+
+    /// Acknowledges the delivery (basic.ack; does not wait).
+    public func acknowledge(_ incoming: RPCIncoming) {
+        connection.ack(incoming.delivery)
+    }
+
+    /// Rejects the delivery (basic.reject; does not wait), requeueing it if asked.
+    public func reject(_ incoming: RPCIncoming, requeue: Bool) {
+        connection.reject(incoming.delivery, requeue: requeue)
+    }
+
+    // MARK: Replies
+
+    /// Sends `reply` for the call `request`, as oslo's
+    /// `AMQPIncomingMessage.reply` does: to the default exchange `""` with
+    /// routing key `request.replyQueue`, mandatory, with oslo's properties
+    /// (`application/json`, `utf-8`, persistent, priority 0, no
+    /// expiration), waiting for the publisher confirm.
+    ///
+    /// The reply carries the request's `_msg_id` (whatever
+    /// `reply.messageID` says) and a fresh `_unique_id` if it has none. A
+    /// request that is not a call (no `_msg_id` or `_reply_q`) gets no reply.
+    ///
+    /// If the broker returns the reply (its reply queue does not exist), it
+    /// is retried every 0.25 s for up to
+    /// ``OsloTopologyOptions/missingConsumerRetryTimeout``; then it is
+    /// dropped with an error log (the caller has gone), and further replies
+    /// to that queue are dropped at once for 60 s (oslo's obsolete reply
+    /// queue cache). Connection failures are retried within the same time.
+    ///
+    /// Throws the last connection or broker error once that time is over,
+    /// an ``OsloCodecError`` when the reply cannot be encoded (e.g. a
+    /// non-finite number), `CancellationError` when the task is cancelled
+    /// while waiting to retry.
+    public func reply(to request: RPCRequest, with reply: RPCReply) async throws {
+        guard let messageID = request.messageID, let replyQueue = request.replyQueue else {
+            logger.debug("Not replying to a request without _msg_id or _reply_q (a cast)", metadata: ["oslo.method": "\(request.method)"])
+            return
+        }
+        var reply = reply
+        reply.messageID = messageID
+        if reply.uniqueID == nil {
+            reply.uniqueID = MessageID.generate()
+        }
+        var logger = self.logger
+        logger[metadataKey: "oslo.msg_id"] = "\(messageID)"
+        logger[metadataKey: "oslo.reply_queue"] = "\(replyQueue)"
+        let body = try reply.encodedBody()
+
+        let start = ContinuousClock.now
+        if obsoleteReplyQueues.withLock({ $0.contains(replyQueue, now: start) }) {
+            logger.warning("The reply queue does not exist; dropping the reply")
+            return
+        }
+        let deadline = start + options.missingConsumerRetryTimeout
+        while true {
+            do {
+                let outcome = try await replyConnection.publish(
+                    body: body, exchange: "", routingKey: replyQueue,
+                    properties: OsloMessageProperties.make(), mandatory: true
+                )
+                switch outcome {
+                case .acknowledged:
+                    logger.debug("Reply sent", metadata: ["oslo.ending": "\(reply.ending)", "oslo.failure": "\(reply.failure != nil)"])
+                    return
+                case .returned(let replyCode, let replyText):
+                    if ContinuousClock.now >= deadline {
+                        obsoleteReplyQueues.withLock { $0.insert(replyQueue, now: .now) }
+                        logger.error(
+                            "The reply failed to send after \(options.missingConsumerRetryTimeout) due to a missing reply queue; abandoning it (the caller has gone)",
+                            metadata: ["amqp.reply_code": "\(replyCode)", "amqp.reply_text": "\(replyText)"]
+                        )
+                        return
+                    }
+                    logger.debug("The reply could not be routed (missing reply queue); retrying", metadata: ["amqp.reply_text": "\(replyText)"])
+                }
+            } catch let error as AMQPError where error.isTransient {
+                if ContinuousClock.now >= deadline {
+                    logger.error("The reply failed to send", error: error)
+                    throw error
+                }
+                logger.debug("The reply could not be sent; retrying", error: error)
+            }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+    }
+
+    /// A call-monitor keep-alive (`result: null, ending: false`), sent once,
+    /// as oslo's `AMQPIncomingMessage.heartbeat`. Returns `false` when the
+    /// reply queue is gone (no more keep-alives are useful).
+    func sendKeepAlive(for request: RPCRequest) async -> Bool {
+        guard let messageID = request.messageID, let replyQueue = request.replyQueue else {
+            return false
+        }
+        if obsoleteReplyQueues.withLock({ $0.contains(replyQueue, now: .now) }) {
+            return false
+        }
+        let keepAlive = RPCReply(result: .null, messageID: messageID, ending: false)
+        do {
+            let outcome = try await replyConnection.publish(
+                body: try keepAlive.encodedBody(), exchange: "", routingKey: replyQueue,
+                properties: OsloMessageProperties.make(), mandatory: true
+            )
+            if case .returned = outcome {
+                logger.warning("Call-monitor keep-alive failed: missing reply queue", metadata: ["oslo.msg_id": "\(messageID)", "oslo.reply_queue": "\(replyQueue)"])
+                return false
+            }
+            return true
+        } catch {
+            logger.warning("Call-monitor keep-alive failed", error: error, metadata: ["oslo.msg_id": "\(messageID)"])
+            return true
+        }
+    }
+}

@@ -1,0 +1,556 @@
+import AMQPClient
+import Foundation
+import Logging
+import OrderedJSON
+import OsloMessaging
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the broker and the Python peer are: environment variables with
+/// loopback defaults (see `scripts/local-services.sh env`, `scripts/python-env.sh`).
+enum RPCTestEnvironment {
+    static var variables: [String: String] { ProcessInfo.processInfo.environment }
+
+    static var amqpURL: String {
+        variables["MA_TEST_AMQP_URL"] ?? "rabbit://guest:guest@127.0.0.1:35672/"
+    }
+
+    /// The package root, found from this file's path.
+    static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static var venv: URL {
+        if let path = variables["MA_VENV"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return packageRoot.appendingPathComponent(".venv")
+    }
+
+    static var python: String { venv.appendingPathComponent("bin/python").path }
+    static var peerScript: String { packageRoot.appendingPathComponent("python/oslo_peer.py").path }
+
+    /// The command that runs rabbitmqctl against the test broker.
+    static var rabbitmqctl: [String] {
+        if let command = variables["MA_TEST_RABBITMQCTL"], !command.isEmpty {
+            return command.split(separator: " ").map(String.init)
+        }
+        return [packageRoot.appendingPathComponent("scripts/local-services.sh").path, "rabbitmqctl"]
+    }
+
+    static func configuration(name: String) throws -> AMQPConfiguration {
+        var configuration = try AMQPConfiguration(transportURL: amqpURL, connectionName: "OsloMessagingTests.\(name)")
+        configuration.reconnectBackoff = .init(initial: .milliseconds(200), maximum: .seconds(2), multiplier: 2, jitter: 0.25)
+        configuration.connectTimeout = .seconds(5)
+        configuration.heartbeatSeconds = 10
+        return configuration
+    }
+
+    /// `test_<purpose>_<12 hex digits>`: unique exchange and topic names.
+    static func uniqueName(_ purpose: String) -> String {
+        "test_\(purpose)_\(MessageID.generate().prefix(12))"
+    }
+
+    /// Log level for messages also printed to stderr (`MA_TEST_LOG_LEVEL`, default: none).
+    static var printedLogLevel: Logger.Level? {
+        variables["MA_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
+    }
+}
+
+struct TestTimeout: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "timed out: \(what)" }
+}
+
+/// Runs `body`, failing with `TestTimeout` if it takes longer than `limit`.
+func withTimeout<T: Sendable>(
+    _ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask {
+            try await body()
+        }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw TestTimeout(what: what)
+        }
+        defer { group.cancelAll() }
+        guard let result = try await group.next() else {
+            throw TestTimeout(what: what)
+        }
+        return result
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds, at most `limit`.
+func eventually(_ limit: Duration = .seconds(10), _ what: String, _ condition: @Sendable () throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + limit
+    while try !condition() {
+        guard ContinuousClock.now < deadline else {
+            throw TestTimeout(what: what)
+        }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}
+
+// MARK: Connections
+
+/// Runs a connection while `body` runs (waiting first until it is
+/// connected), then shuts it down. Everything is bounded by `limit`.
+func withConnection<T: Sendable>(
+    _ name: String,
+    logger: Logger,
+    limit: Duration = .seconds(60),
+    _ body: @escaping @Sendable (AMQPConnection) async throws -> T
+) async throws -> T {
+    let connection = AMQPConnection(configuration: try RPCTestEnvironment.configuration(name: name), logger: logger)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await connection.run()
+            return nil
+        }
+        group.addTask {
+            try await withTimeout(limit, "test body (\(name))") {
+                try await connection.waitUntilConnected(timeout: .seconds(15))
+                return try await body(connection)
+            }
+        }
+        defer { group.cancelAll() }
+        while let result = try await group.next() {
+            if let result {
+                return result
+            }
+        }
+        throw TestTimeout(what: "connection ended early")
+    }
+}
+
+/// Runs a connection while `body` runs (waiting first until it is
+/// connected), then shuts it down. For suite scopes, whose body cannot escape.
+func withRunningConnection<T: Sendable>(
+    _ name: String,
+    logger: Logger,
+    _ body: (AMQPConnection) async throws -> T
+) async throws -> T {
+    let connection = AMQPConnection(configuration: try RPCTestEnvironment.configuration(name: name), logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+        group.addTask {
+            try await connection.run()
+        }
+        defer { group.cancelAll() }
+        try await connection.waitUntilConnected(timeout: .seconds(15))
+        return try await body(connection)
+    }
+}
+
+/// Deletes queues and exchanges a test made (ignoring ones already gone).
+func cleanUp(_ connection: AMQPConnection, queues: [String], exchanges: [String] = []) async {
+    for queue in queues {
+        _ = try? await connection.deleteQueue(name: queue)
+    }
+    for exchange in exchanges {
+        try? await connection.deleteExchange(name: exchange)
+    }
+}
+
+/// Runs rabbitmqctl with `arguments` against the test broker.
+func rabbitmqctl(_ arguments: [String]) throws -> String {
+    let command = RPCTestEnvironment.rabbitmqctl
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments = Array(command.dropFirst()) + arguments
+    // The CLI's own Erlang distribution port defaults to 35672-35682, which
+    // is the test broker's AMQP port: keep it away from it.
+    var environment = ProcessInfo.processInfo.environment
+    environment["RABBITMQ_CTL_DIST_PORT_MIN"] = environment["RABBITMQ_CTL_DIST_PORT_MIN"] ?? "45170"
+    environment["RABBITMQ_CTL_DIST_PORT_MAX"] = environment["RABBITMQ_CTL_DIST_PORT_MAX"] ?? "45190"
+    process.environment = environment
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    guard process.terminationStatus == 0 else {
+        throw TestTimeout(what: "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(text)")
+    }
+    return text
+}
+
+/// A queue as `rabbitmqctl list_queues name durable auto_delete arguments` shows it.
+struct BrokerQueue: Hashable, CustomStringConvertible {
+    var name: String
+    var durable: String
+    var autoDelete: String
+    var arguments: String
+
+    /// Everything but the name, to compare queues declared by different peers.
+    var properties: String { "durable=\(durable) auto_delete=\(autoDelete) arguments=\(arguments)" }
+    var description: String { "\(name) \(properties)" }
+
+    /// The queues whose names start with `prefix`.
+    static func list(prefix: String) throws -> [BrokerQueue] {
+        try rabbitmqctl(["list_queues", "-q", "--no-table-headers", "name", "durable", "auto_delete", "arguments"])
+            .split(separator: "\n")
+            .compactMap { line -> BrokerQueue? in
+                let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+                guard fields.count >= 4, fields[0].hasPrefix(prefix) else {
+                    return nil
+                }
+                return BrokerQueue(name: fields[0], durable: fields[1], autoDelete: fields[2], arguments: fields[3])
+            }
+    }
+}
+
+// MARK: Logs
+
+/// Collects log records so that tests can wait for a log line.
+final class LogCapture: Sendable {
+    struct Record: Sendable, CustomStringConvertible {
+        var level: Logger.Level
+        var message: String
+        var metadata: [String: String]
+        var error: String?
+
+        var description: String { "[\(level)] \(message) \(metadata) \(error ?? "")" }
+    }
+
+    private let records = Mutex<[Record]>([])
+
+    func logger(_ label: String) -> Logger {
+        var logger = Logger(label: label) { _ in CapturingLogHandler(capture: self) }
+        logger.logLevel = .debug
+        return logger
+    }
+
+    func append(_ record: Record) {
+        records.withLock { $0.append(record) }
+        if let printed = RPCTestEnvironment.printedLogLevel, record.level >= printed {
+            FileHandle.standardError.write(Data("\(Date()) \(record)\n".utf8))
+        }
+    }
+
+    func all() -> [Record] {
+        records.withLock { $0 }
+    }
+
+    /// The first record that matches, waiting up to `limit`.
+    func waitFor(_ limit: Duration = .seconds(10), _ what: String, where predicate: @Sendable (Record) -> Bool) async throws -> Record {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            if let record = records.withLock({ $0.first(where: predicate) }) {
+                return record
+            }
+            guard ContinuousClock.now < deadline else {
+                throw TestTimeout(what: "log record: \(what)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+    var logLevel: Logger.Level = .debug
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        for (key, value) in event.metadata ?? [:] {
+            merged[key] = value
+        }
+        capture.append(LogCapture.Record(
+            level: event.level,
+            message: "\(event.message)",
+            metadata: merged.mapValues { "\($0)" },
+            error: event.error.map { "\($0)" }
+        ))
+    }
+}
+
+// MARK: Python peers
+
+/// A running `python/oslo_peer.py` process whose stdout is read line by line.
+final class PeerProcess: Sendable {
+    let name: String
+    private let process: Process
+    private let input: Pipe
+    private let buffers = Buffers()
+
+    /// What the peer printed, filled by the pipes' readability handlers.
+    private final class Buffers: Sendable {
+        /// Each line with its JSON value (parsed once, when it is a JSON object).
+        let lines = Mutex<[(text: String, json: JSON?)]>([])
+        let partial = Mutex<[UInt8]>([])
+        let errors = Mutex<[UInt8]>([])
+    }
+
+
+    /// Starts `oslo_peer.py <arguments>`.
+    init(_ name: String, _ arguments: [String]) throws {
+        self.name = name
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: RPCTestEnvironment.python)
+        process.arguments = ["-u", RPCTestEnvironment.peerScript] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONUNBUFFERED"] = "1"
+        process.environment = environment
+        input = Pipe()
+        let output = Pipe()
+        let errorOutput = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errorOutput
+        let buffers = self.buffers
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            let complete = buffers.partial.withLock { buffer -> [String] in
+                buffer.append(contentsOf: data)
+                var found: [String] = []
+                while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                    found.append(String(decoding: buffer[..<newline], as: UTF8.self))
+                    buffer.removeSubrange(...newline)
+                }
+                return found
+            }
+            if !complete.isEmpty {
+                let parsed = complete.map { line in (text: line, json: line.hasPrefix("{") ? try? JSON(parsing: line) : nil) }
+                buffers.lines.withLock { $0.append(contentsOf: parsed) }
+            }
+        }
+        errorOutput.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            buffers.errors.withLock { $0.append(contentsOf: data) }
+        }
+        try process.run()
+    }
+
+    /// Everything the peer printed on stdout so far.
+    var output: [String] { buffers.lines.withLock { $0.map(\.text) } }
+
+    /// What the peer printed on stderr so far.
+    var errorOutput: String { buffers.errors.withLock { String(decoding: $0, as: UTF8.self) } }
+
+    var isRunning: Bool { process.isRunning }
+    var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
+    /// The first stdout line that matches, waiting up to `limit`.
+    func waitForLine(_ limit: Duration = .seconds(15), _ what: String, where predicate: @Sendable (String) -> Bool) async throws -> String {
+        try await waitFor(limit, what) { predicate($0.text) }.text
+    }
+
+    /// The first stdout line that is a JSON object matching `predicate`.
+    func waitForJSON(_ limit: Duration = .seconds(15), _ what: String, where predicate: @escaping @Sendable (JSON) -> Bool) async throws -> JSON {
+        try await waitFor(limit, what) { line in line.json.map(predicate) ?? false }.json ?? nil
+    }
+
+    private func waitFor(
+        _ limit: Duration, _ what: String, where predicate: @Sendable ((text: String, json: JSON?)) -> Bool
+    ) async throws -> (text: String, json: JSON?) {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            if let line = buffers.lines.withLock({ $0.first(where: predicate) }) {
+                return line
+            }
+            guard ContinuousClock.now < deadline else {
+                throw TestTimeout(what: "\(name): \(what); stdout: \(output.suffix(5).map { $0.prefix(300) }); stderr: \(errorOutput.suffix(2000))")
+            }
+            if !process.isRunning {
+                // Let the reader catch the last lines, then look once more.
+                try await Task.sleep(for: .milliseconds(200))
+                if let line = buffers.lines.withLock({ $0.first(where: predicate) }) {
+                    return line
+                }
+                throw TestTimeout(what: "\(name) exited (\(process.terminationStatus)) before \(what); stdout: \(output.suffix(5).map { $0.prefix(300) }); stderr: \(errorOutput.suffix(2000))")
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+    }
+
+    func waitUntilReady(_ limit: Duration = .seconds(20)) async throws {
+        _ = try await waitForLine(limit, "READY") { $0 == "READY" }
+    }
+
+    /// Writes one line on the peer's stdin.
+    func send(line: String) throws {
+        try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+    }
+
+    /// Closes stdin (the `client` peer then finishes and exits).
+    func closeInput() {
+        try? input.fileHandleForWriting.close()
+    }
+
+    /// Waits for the process to exit by itself, at most `limit`.
+    func waitForExit(_ limit: Duration = .seconds(15)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                throw TestTimeout(what: "\(name) to exit")
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return process.terminationStatus
+    }
+
+    /// Closes stdin and waits up to `grace` for the peer to exit by itself
+    /// (the `client` peer then cleans up), then stops it.
+    func finish(grace: Duration = .seconds(10)) async {
+        closeInput()
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        await stop()
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited after `grace`.
+    func stop(grace: Duration = .seconds(5)) async {
+        closeInput()
+        guard process.isRunning else {
+            return
+        }
+        process.terminate()
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            while process.isRunning {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+        }
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+        }
+    }
+}
+
+/// Common arguments of the peer commands.
+func peerArguments(exchange: String, topic: String, options: [String] = []) -> [String] {
+    ["--url", RPCTestEnvironment.amqpURL, "--exchange", exchange, "--topic", topic] + options.flatMap { ["--option", $0] }
+}
+
+/// The `--option` settings for the peer that match `options`.
+func peerOptions(_ options: OsloTopologyOptions) -> [String] {
+    var settings: [String] = []
+    func set(_ key: String, _ value: String) {
+        settings.append("oslo_messaging_rabbit.\(key)=\(value)")
+    }
+    if options.durableQueues { set("amqp_durable_queues", "true") }
+    if options.autoDelete { set("amqp_auto_delete", "true") }
+    if options.quorumQueues { set("rabbit_quorum_queue", "true") }
+    if options.transientQuorumQueues { set("rabbit_transient_quorum_queue", "true") }
+    if options.haQueues { set("rabbit_ha_queues", "true") }
+    if options.cancelOnFailover { set("enable_cancel_on_failover", "true") }
+    if options.quorumDeliveryLimit != 0 { set("rabbit_quorum_delivery_limit", "\(options.quorumDeliveryLimit)") }
+    if options.quorumMaxMemoryLength != 0 { set("rabbit_quorum_max_memory_length", "\(options.quorumMaxMemoryLength)") }
+    if options.quorumMaxMemoryBytes != 0 { set("rabbit_quorum_max_memory_bytes", "\(options.quorumMaxMemoryBytes)") }
+    let ttl = options.transientQueuesTTL.map { $0.components.seconds } ?? 0
+    if ttl != 1800 { set("rabbit_transient_queues_ttl", "\(ttl)") }
+    return settings
+}
+
+/// A long-lived `oslo_peer.py client`: sends calls and casts from Python.
+final class PythonClient: Sendable {
+    let peer: PeerProcess
+    private let counter = Atomic<Int>(0)
+
+    init(exchange: String, topic: String, options: [String] = []) throws {
+        peer = try PeerProcess("python client", ["client"] + peerArguments(exchange: exchange, topic: topic, options: options))
+    }
+
+    /// Sends one request and waits for its outcome line (`result`, `error`, `timeout` or `cast`).
+    func send(
+        _ op: String, method: String, args: JSONObject, context: JSONObject = [:], server: String? = nil,
+        timeout: Double = 20, callMonitorTimeout: Int? = nil, limit: Duration = .seconds(30)
+    ) async throws -> JSON {
+        let id = counter.add(1, ordering: .relaxed).newValue
+        var request: JSONObject = [
+            "id": .integer(Int64(id)), "op": .string(op), "method": .string(method), "args": .object(args),
+            "context": .object(context), "timeout": .double(timeout),
+        ]
+        if let server { request["server"] = .string(server) }
+        if let callMonitorTimeout { request["call_monitor_timeout"] = .integer(Int64(callMonitorTimeout)) }
+        try peer.send(line: try JSON.object(request).encodedString())
+        return try await peer.waitForJSON(limit, "reply to request \(id) (\(method))") { $0["id"] == .integer(Int64(id)) }
+    }
+
+    func call(_ method: String, _ args: JSONObject, timeout: Double = 20, callMonitorTimeout: Int? = nil, server: String? = nil) async throws -> JSON {
+        try await send("call", method: method, args: args, server: server, timeout: timeout, callMonitorTimeout: callMonitorTimeout)
+    }
+
+    func cast(_ method: String, _ args: JSONObject, server: String? = nil) async throws -> JSON {
+        try await send("cast", method: method, args: args, server: server)
+    }
+}
+
+/// Runs `oslo_peer.py call|cast` once and returns its JSON output line.
+func runPeerOnce(_ arguments: [String], limit: Duration = .seconds(30)) async throws -> JSON {
+    let peer = try PeerProcess("python \(arguments.first ?? "")", arguments)
+    do {
+        let line = try await peer.waitForJSON(limit, "the peer's result") { _ in true }
+        _ = try await peer.waitForExit(limit)
+        return line
+    } catch {
+        await peer.stop()
+        throw error
+    }
+}
+
+// MARK: Values
+
+/// A JSON value of every kind, for echo tests.
+let everyJSONKind: JSON = [
+    "null": nil,
+    "true": true,
+    "false": false,
+    "zero": 0,
+    "negative": -42,
+    "int53": 9_007_199_254_740_993,
+    "int64max": .integer(Int64.max),
+    "int64min": .integer(Int64.min),
+    "floats": [0.1, -2.5, 1e300, .double(.leastNonzeroMagnitude), 1.0, -0.0, 123456789.125],
+    "empty string": "",
+    "ascii": "plain text",
+    "escapes": "quote \" backslash \\ newline \n tab \t control \u{01} del \u{7f}",
+    "latin": "é à ü ß",
+    "cjk": "日本語のテキスト",
+    "emoji": "😀👍🏽 family 👨‍👩‍👧",
+    "non-BMP": "𝄞 𐍈 🂡",
+    "empty array": [],
+    "empty object": [:],
+    "nested": ["a": [1, [2, [3, ["deep": true]]]], "b": ["x": ["y": ["z": nil]]]],
+    "mixed array": [nil, true, 1, 2.5, "s", [], [:]],
+    "ordered keys": ["zeta": 1, "alpha": 2, "mid": 3],
+]
+
+/// A string of about `bytes` UTF-8 bytes, with some multi-byte characters.
+func largeString(bytes: Int) -> String {
+    let unit = "0123456789abcdefghijklmnopqrstuvwxyz é 😀 \"quoted\" \\ \n"
+    let count = bytes / unit.utf8.count + 1
+    return String(repeating: unit, count: count)
+}
