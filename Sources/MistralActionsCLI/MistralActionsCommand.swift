@@ -17,7 +17,10 @@ public struct MistralActionsCommand: AsyncParsableCommand {
             and keeps Mistral's action tables in PostgreSQL in step with those actions.
             """,
         version: MistralActionsVersion.current,
-        subcommands: [WorkerCommand.self, RegisterCommand.self, DiscoverCommand.self]
+        subcommands: [
+            WorkerCommand.self, DiscoverCommand.self, RegisterCommand.self, UnregisterCommand.self,
+            ClearCommand.self, ActionListCommand.self, MarkdownDumpCommand.self, BashCompletionCommand.self,
+        ]
     )
 
     public init() {}
