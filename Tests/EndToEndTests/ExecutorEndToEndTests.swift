@@ -224,4 +224,45 @@ struct ExecutorEndToEndTests {
         #expect(first.count("action cancelled") == 0)
         #expect(first.log.contains("worker stopped"))
     }
+
+    @Test("a worker killed during a safe-rerun action lets another worker run it")
+    func safeRerunSurvivesAKilledWorker() async throws {
+        let first = try WorkerProcess(overrides: ["mistral_actions.log_level=debug"])
+        defer { _ = try? first.terminate() }
+        try await mistral.putWorkflow("""
+            version: '2.0'
+            e2e_safe_rerun:
+              tasks:
+                rerunnable:
+                  action: int32bit.debug.sleep seconds=3
+                  safe-rerun: true
+            """)
+        let id = try await mistral.startExecution("e2e_safe_rerun")
+        try first.waitForLog("running action", timeout: 20)
+        // Killed without a chance to answer: its unacknowledged delivery goes back to the queue.
+        kill(first.process.processIdentifier, SIGKILL)
+        first.process.waitUntilExit()
+        let second = try WorkerProcess()
+        defer { _ = try? second.terminate() }
+        let execution = try await mistral.waitForExecution(id, timeout: 40)
+        #expect(execution.state == "SUCCESS", "\(execution.stateInfo ?? "")")
+        #expect(second.count("action succeeded") == 1)
+    }
+
+    @Test("malformed requests are logged and dropped; the worker keeps serving")
+    func malformedRequests() async throws {
+        let worker = try WorkerProcess()
+        defer { _ = try? worker.terminate() }
+        let publisher = try Publisher()
+        try publisher.publish(#"this is not JSON"#)
+        try publisher.publish(#"{"oslo.version": "2.0", "oslo.message": "{\"method\": \"run_action\", \"args\": {\"action\": \"{}\"}, \"_unique_id\": \"x1\"}"}"#)
+        try publisher.publish(#"{"oslo.version": "2.0", "oslo.message": "{\"method\": \"no_such_method\", \"args\": {}, \"_unique_id\": \"x2\"}"}"#)
+        try worker.waitForLog("dropped an unreadable message", timeout: 10)
+        try worker.waitForLog("malformed run_action", timeout: 10)
+        try worker.waitForLog("unsupported RPC method", timeout: 10)
+        let (state, output, _) = try await mistral.runAction("int32bit.debug.echo", input: ["output": "still here"], params: ["run_sync": true])
+        #expect(state == "SUCCESS")
+        #expect(output == ["result": "still here"])
+    }
 }
+

@@ -188,3 +188,35 @@ struct MistralAPI {
         return (json["state"]?.stringValue ?? "", output, json["state_info"]?.stringValue)
     }
 }
+
+/// Publishes raw bodies to the executor topic with the Python peer's venv
+/// (kombu), as a misbehaving client would.
+struct Publisher {
+    let python: String
+
+    init() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let venv = TestEnvironment.variables["MA_VENV"] ?? root.appendingPathComponent(".venv").path
+        python = venv + "/bin/python"
+    }
+
+    func publish(_ body: String, routingKey: String = "mistral_executor") throws {
+        let script = """
+            import sys, kombu
+            with kombu.Connection(sys.argv[1].replace("rabbit://", "amqp://")) as connection:
+                exchange = kombu.Exchange("openstack", type="topic", durable=False)
+                connection.Producer().publish(sys.stdin.read().encode(), exchange=exchange, routing_key=sys.argv[2],
+                                              content_type="application/json", content_encoding="utf-8")
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", script, TestEnvironment.amqpURL, routingKey]
+        let input = Pipe()
+        process.standardInput = input
+        try process.run()
+        input.fileHandleForWriting.write(Data(body.utf8))
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestFailure("publishing with kombu failed") }
+    }
+}
