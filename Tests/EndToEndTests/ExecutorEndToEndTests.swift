@@ -179,16 +179,18 @@ struct ExecutorEndToEndTests {
     func unroutableRelay() async throws {
         let worker = try WorkerProcess(overrides: ["mistral_actions.fallback_topic=e2e_nobody_listens_here"])
         defer { _ = try? worker.terminate() }
-        let (state, output, _) = try await mistral.runAction("std.echo", input: ["output": "lost?"], params: ["save_result": true, "run_sync": false])
-        var finalState = state
-        var finalOutput = output
-        if state == "RUNNING" {
-            // A scheduled run-action completes through on_action_complete: poll it.
-            try await Task.sleep(for: .seconds(3))
-            let (_, list) = try await mistral.request("GET", "/action_executions?limit=1&sort_keys=created_at&sort_dirs=desc")
-            let latest = try #require(list["action_executions"]?.arrayValue?.first)
-            finalState = latest["state"]?.stringValue ?? ""
-            finalOutput = try latest["output"]?.stringValue.map { try JSON(parsing: $0) } ?? .null
+        let body: JSON = ["name": "std.echo", "input": "{\"output\": \"lost?\"}", "params": "{\"save_result\": true}"]
+        let (status, created) = try await mistral.request("POST", "/action_executions", body: Data(body.description.utf8))
+        #expect(status == 201)
+        let id = try #require(created["id"]?.stringValue)
+        var finalState = created["state"]?.stringValue ?? ""
+        var finalOutput = try created["output"]?.stringValue.map { try JSON(parsing: $0) } ?? .null
+        let deadline = Date().addingTimeInterval(10)
+        while finalState == "RUNNING" && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(200))
+            let (_, current) = try await mistral.request("GET", "/action_executions/\(id)")
+            finalState = current["state"]?.stringValue ?? ""
+            finalOutput = try current["output"]?.stringValue.map { try JSON(parsing: $0) } ?? .null
         }
         #expect(finalState == "ERROR")
         #expect(finalOutput["result"]?.stringValue?.contains("no queue is bound to the fallback topic 'e2e_nobody_listens_here'") == true, "\(finalOutput)")
