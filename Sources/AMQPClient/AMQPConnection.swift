@@ -250,7 +250,7 @@ public final class AMQPConnection: Sendable {
             }
         }
         let registration = ConsumerRegistration(
-            tag: tag, queue: queue, exclusive: exclusive, noAck: false, arguments: arguments, continuation: continuation
+            tag: tag, queue: queue, exclusive: exclusive, arguments: arguments, continuation: continuation
         )
         do {
             try await submit { .consume(registration, $0) }

@@ -80,6 +80,40 @@ public struct AMQPDelivery: Sendable {
     /// Which incarnation of the consumer channel delivered it; acks from
     /// other incarnations are dropped.
     let channelIncarnation: UInt64
+
+    init(
+        body: [UInt8], properties: AMQPMessageProperties, exchange: String, routingKey: String, redelivered: Bool,
+        deliveryTag: UInt64, consumerTag: String, connectionGeneration: UInt64, channelIncarnation: UInt64
+    ) {
+        self.body = body
+        self.properties = properties
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.redelivered = redelivered
+        self.deliveryTag = deliveryTag
+        self.consumerTag = consumerTag
+        self.connectionGeneration = connectionGeneration
+        self.channelIncarnation = channelIncarnation
+    }
+
+    /// A delivery that no broker sent, for tests and in-memory transports.
+    /// Acknowledging it through an ``AMQPConnection`` does nothing.
+    public init(
+        body: [UInt8],
+        properties: AMQPMessageProperties = AMQPMessageProperties(),
+        exchange: String = "",
+        routingKey: String,
+        redelivered: Bool = false,
+        deliveryTag: UInt64 = 1,
+        consumerTag: String = "",
+        connectionGeneration: UInt64 = 0
+    ) {
+        self.init(
+            body: body, properties: properties, exchange: exchange, routingKey: routingKey, redelivered: redelivered,
+            deliveryTag: deliveryTag, consumerTag: consumerTag, connectionGeneration: connectionGeneration,
+            channelIncarnation: 0
+        )
+    }
 }
 
 /// What the broker did with a published message (publisher confirms).

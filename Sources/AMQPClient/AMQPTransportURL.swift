@@ -1,5 +1,6 @@
 /// One broker address with the credentials and virtual host to log in with.
-public struct AMQPEndpoint: Hashable, Sendable, CustomStringConvertible {
+/// Its description and mirror (`dump`, reflection) never show the password.
+public struct AMQPEndpoint: Hashable, Sendable, CustomStringConvertible, CustomReflectable {
     public var host: String
     public var port: Int
     public var user: String
@@ -22,6 +23,12 @@ public struct AMQPEndpoint: Hashable, Sendable, CustomStringConvertible {
         self.user = user
         self.password = password
         self.virtualHost = virtualHost
+    }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "host": host, "port": port, "user": user, "password": "<redacted>", "virtualHost": virtualHost,
+        ])
     }
 
     /// An AMQP URI without the password, e.g. `amqp://guest@127.0.0.1:5672/%2F`; safe to log.

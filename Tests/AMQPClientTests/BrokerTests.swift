@@ -291,6 +291,39 @@ struct BrokerTests {
         }
     }
 
+    @Test func consumerChannelErrorRestartsTheConsumers() async throws {
+        let queue = TestEnvironment.uniqueName("double-ack")
+        try await withConnection(try TestEnvironment.configuration()) { connection in
+            try await connection.declareQueue(name: queue, arguments: Self.expiry)
+            let consumer = try await connection.consume(queue: queue, consumerTag: "double-ack")
+            _ = try await connection.publish(body: [1], routingKey: queue)
+            let delivery = try await nextDelivery(consumer)
+            // The second ack names an unknown delivery tag: 406, the broker
+            // closes the consumer channel. The consumer must come back.
+            connection.ack(delivery)
+            connection.ack(delivery)
+            _ = try await connection.publish(body: [2], routingKey: queue)
+            let next = try await nextDelivery(consumer)
+            #expect(next.body == [2])
+            #expect(next.connectionGeneration == 1, "no reconnection was needed")
+            connection.ack(next)
+            try await consumer.cancel()
+            try await connection.deleteQueue(name: queue)
+        }
+    }
+
+    @Test func heartbeatsKeepAnIdleConnectionOpen() async throws {
+        var configuration = try TestEnvironment.configuration()
+        configuration.heartbeatSeconds = 1
+        try await withConnection(configuration) { connection in
+            // The broker drops a connection that misses two heartbeats.
+            try await Task.sleep(for: .seconds(4))
+            #expect(try await connection.publish(body: [1], routingKey: TestEnvironment.uniqueName("nowhere")) == .acknowledged)
+            #expect(connection.connectionGeneration == 1)
+            #expect(connection.isConnected)
+        }
+    }
+
     @Test func serverNamedExclusiveQueue() async throws {
         try await withConnection(try TestEnvironment.configuration()) { connection in
             let declared = try await connection.declareQueue(name: "", exclusive: true, autoDelete: true)

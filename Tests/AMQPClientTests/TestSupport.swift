@@ -1,6 +1,7 @@
 import AMQPClient
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 /// Where the test broker is: environment variables with loopback defaults
@@ -131,35 +132,90 @@ func nextDelivery(_ consumer: AMQPConsumer, limit: Duration = .seconds(10)) asyn
     }
 }
 
-/// Runs rabbitmqctl with `arguments` against the test broker, without
-/// blocking a cooperative thread while it runs.
+/// Runs rabbitmqctl with `arguments` against the test broker.
 @discardableResult
 func rabbitmqctl(_ arguments: String...) async throws -> String {
-    let command = TestEnvironment.rabbitmqctl
+    try await runCommand(TestEnvironment.rabbitmqctl + arguments)
+}
+
+/// Runs a command without blocking a cooperative thread while it runs;
+/// returns its output, throws when it fails or takes longer than `limit`.
+///
+/// The output goes to a file, not a pipe, and the command starts with only
+/// descriptors 0-2 open (a shell closes the others before `exec`): a daemon
+/// it starts (RabbitMQ) must inherit neither a pipe nor the socket with which
+/// Foundation notices that the command ended, or the wait never ends.
+@discardableResult
+func runCommand(_ command: [String], limit: Duration = .seconds(180)) async throws -> String {
+    let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("amqp-tests-\(UUID().uuidString).log")
+    guard FileManager.default.createFile(atPath: outputFile.path, contents: nil) else {
+        throw TestFailure(description: "cannot create \(outputFile.path)")
+    }
+    defer { try? FileManager.default.removeItem(at: outputFile) }
+    let output = try FileHandle(forWritingTo: outputFile)
+    defer { try? output.close() }
+
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: command[0])
-    process.arguments = Array(command.dropFirst()) + arguments
-    let output = Pipe()
+    process.executableURL = URL(fileURLWithPath: "/bin/bash")
+    process.arguments = [
+        "-c",
+        #"for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; exec "$0" "$@""#,
+    ] + command
+    process.standardInput = FileHandle.nullDevice
     process.standardOutput = output
     process.standardError = output
-    let status: Int32 = try await withTimeout(.seconds(120), "rabbitmqctl \(arguments.joined(separator: " "))") {
-        try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { process in
-                continuation.resume(returning: process.terminationStatus)
+    let description = command.joined(separator: " ")
+
+    let waiter = ProcessWaiter()
+    process.terminationHandler = { process in
+        waiter.finish(.success(process.terminationStatus))
+    }
+    try process.run()
+    let status = try await withTimeout(limit, description) {
+        try await withTaskCancellationHandler {
+            try await waiter.wait()
+        } onCancel: {
+            waiter.finish(.failure(CancellationError()))
+        }
+    }
+    let text = (try? String(contentsOf: outputFile, encoding: .utf8)) ?? ""
+    guard status == 0 else {
+        throw TestFailure(description: "\(description) failed (\(status)): \(text)")
+    }
+    return text
+}
+
+/// The exit status of a process, delivered once (termination or cancellation).
+final class ProcessWaiter: Sendable {
+    private let state = Mutex<(result: Result<Int32, any Error>?, continuation: CheckedContinuation<Int32, any Error>?)>((nil, nil))
+
+    func finish(_ result: Result<Int32, any Error>) {
+        let continuation = state.withLock { state -> CheckedContinuation<Int32, any Error>? in
+            guard state.result == nil else {
+                return nil
             }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
+            state.result = result
+            let continuation = state.continuation
+            state.continuation = nil
+            return continuation
+        }
+        continuation?.resume(with: result)
+    }
+
+    func wait() async throws -> Int32 {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = state.withLock { state -> Result<Int32, any Error>? in
+                if let result = state.result {
+                    return result
+                }
+                state.continuation = continuation
+                return nil
+            }
+            if let ready {
+                continuation.resume(with: ready)
             }
         }
     }
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    guard status == 0 else {
-        throw TestFailure(description: "rabbitmqctl \(arguments.joined(separator: " ")) failed (\(status)): \(text)")
-    }
-    return text
 }
 
 extension String {

@@ -97,10 +97,16 @@ struct TransportURLTests {
         #expect(error?.description.contains("TopSecret") == false)
     }
 
-    @Test func endpointDescriptionHasNoPassword() {
+    @Test func endpointDescriptionAndMirrorHaveNoPassword() throws {
         let endpoint = AMQPEndpoint(host: "h", port: 5672, user: "ma user", password: "p@ss", virtualHost: "/")
         #expect(endpoint.description == "amqp://ma%20user@h:5672/%2F")
         #expect(!endpoint.description.contains("p@ss"))
+        var dumped = ""
+        dump(endpoint, to: &dumped)
+        #expect(!dumped.contains("p@ss"))
+        let configuration = try AMQPConfiguration(transportURL: "rabbit://u:TopSecret@h1,u:TopSecret@h2/")
+        #expect(!"\(configuration)".contains("TopSecret"))
+        #expect(!String(reflecting: configuration).contains("TopSecret"))
     }
 
     @Test func configurationFromURL() throws {

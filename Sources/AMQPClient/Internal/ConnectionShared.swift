@@ -27,6 +27,9 @@ final class ConnectionShared: Sendable {
         var generation: UInt64 = 0
         var lastConnectionError: AMQPError?
         var waiters: [UInt64: UnsafeContinuation<Void, any Error>] = [:]
+        /// Waiter ids handed out but not registered yet, and those of them
+        /// cancelled before registering (cancellation can win that race).
+        var unregisteredWaiters: Set<UInt64> = []
         var cancelledWaiters: Set<UInt64> = []
         var nextWaiterID: UInt64 = 0
     }
@@ -75,6 +78,7 @@ final class ConnectionShared: Sendable {
     func addConnectionWaiter(id: UInt64, _ continuation: UnsafeContinuation<Void, any Error>) {
         enum Outcome { case wait, connected, stopped, cancelled }
         let outcome: Outcome = state.withLock { state in
+            state.unregisteredWaiters.remove(id)
             if state.cancelledWaiters.remove(id) != nil {
                 return .cancelled
             }
@@ -104,7 +108,9 @@ final class ConnectionShared: Sendable {
             if let continuation = state.waiters.removeValue(forKey: id) {
                 return Optional(continuation)
             }
-            state.cancelledWaiters.insert(id)
+            if state.unregisteredWaiters.contains(id) {
+                state.cancelledWaiters.insert(id)
+            }
             return nil
         }
         continuation?.resume(throwing: CancellationError())
@@ -113,6 +119,7 @@ final class ConnectionShared: Sendable {
     func makeWaiterID() -> UInt64 {
         state.withLock { state in
             state.nextWaiterID += 1
+            state.unregisteredWaiters.insert(state.nextWaiterID)
             return state.nextWaiterID
         }
     }

@@ -29,7 +29,6 @@ struct ConsumerRegistration: Sendable {
     var tag: String
     var queue: String
     var exclusive: Bool
-    var noAck: Bool
     var arguments: AMQPFieldTable
     var continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation
 }

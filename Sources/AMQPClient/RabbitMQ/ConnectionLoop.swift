@@ -149,6 +149,11 @@ final class ConnectionLoop {
 
     private func connectedTurn() {
         do {
+            // The broker closed the consumer channel (e.g. 406 for an unknown
+            // delivery tag): bring the consumers back without waiting for a command.
+            if let session, !session.consumerChannelOpen, !topology.consumerOrder.isEmpty {
+                try ensureConsumerChannel()
+            }
             var work = try runHeldPublishes()
             work += try runWaitingCommands()
             work += try runIncomingCommands()
