@@ -45,7 +45,7 @@ swift build --build-tests
 # Tests that disturb the shared broker (restarts) run alone, first, before
 # Mistral starts.
 log "disruptive tests (broker restarts), run alone"
-MA_TEST_DISRUPTIVE=1 swift test --skip-build --filter Disruptive
+MA_TEST_DISRUPTIVE=1 swift test --skip-build --filter BrokerRestartTests
 
 # --- a real Mistral 23 ------------------------------------------------------------
 # A short heartbeat window, so that the end-to-end tests can prove heartbeats
