@@ -11,17 +11,19 @@
 #   scripts/local-services.sh env      # prints the MA_TEST_* variables to export
 #
 # Settings (environment): MA_RUN_DIR (default /var/tmp/mistral-actions-<uid>),
-# MA_RABBIT_PORT (35672), MA_RABBIT_TLS_PORT (35671), MA_PG_PORT (35432).
+# MA_RABBIT_PORT (26672), MA_RABBIT_TLS_PORT (26671), MA_PG_PORT (26432).
 # Ports differ from the system defaults so that a RabbitMQ or PostgreSQL the
-# operator already runs is never touched.
+# operator already runs is never touched, and stay below Linux's range of
+# ephemeral ports (32768-60999), so that no outgoing connection can take a
+# server's port while it restarts.
 set -euo pipefail
 
 RUN_DIR=${MA_RUN_DIR:-/var/tmp/mistral-actions-$(id -u)}
-RABBIT_PORT=${MA_RABBIT_PORT:-35672}
-RABBIT_TLS_PORT=${MA_RABBIT_TLS_PORT:-35671}
-RABBIT_DIST_PORT=$((RABBIT_PORT + 20000))
-EPMD_PORT=${MA_EPMD_PORT:-34369}
-PG_PORT=${MA_PG_PORT:-35432}
+RABBIT_PORT=${MA_RABBIT_PORT:-26672}
+RABBIT_TLS_PORT=${MA_RABBIT_TLS_PORT:-26671}
+RABBIT_DIST_PORT=$((RABBIT_PORT + 1000))
+EPMD_PORT=${MA_EPMD_PORT:-24369}
+PG_PORT=${MA_PG_PORT:-26432}
 PG_USER=mistral_actions
 PG_PASSWORD=ma-secret
 PG_DB=mistral_actions

@@ -11,7 +11,7 @@
 #   scripts/mistral.sh status
 #   scripts/mistral.sh env        # MA_TEST_MISTRAL_* variables to export
 #
-# Settings (environment): MA_MISTRAL_API_PORT (38989), MA_FALLBACK_TOPIC
+# Settings (environment): MA_MISTRAL_API_PORT (28989), MA_FALLBACK_TOPIC
 # (mistral_executor_python), MA_HEARTBEAT_INTERVAL / MA_HEARTBEAT_MAX_MISSED /
 # MA_FIRST_HEARTBEAT_TIMEOUT (the engine's [action_heartbeat] values; Mistral's
 # defaults 20 / 15 / 3600 unless set), MA_MISTRAL_PYTHON_EXECUTOR (1; 0 = none).
@@ -19,7 +19,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 RUN_DIR=${MA_RUN_DIR:-/var/tmp/mistral-actions-$(id -u)}
 DIR=$RUN_DIR/mistral
-API_PORT=${MA_MISTRAL_API_PORT:-38989}
+API_PORT=${MA_MISTRAL_API_PORT:-28989}
 FALLBACK_TOPIC=${MA_FALLBACK_TOPIC:-mistral_executor_python}
 HB_INTERVAL=${MA_HEARTBEAT_INTERVAL:-20}
 HB_MAX_MISSED=${MA_HEARTBEAT_MAX_MISSED:-15}

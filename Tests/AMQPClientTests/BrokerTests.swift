@@ -445,7 +445,7 @@ struct ConnectionSecurityTests {
             #expect(error?.code == .notConnected)
             let cause = try #require(connection.lastConnectionError)
             #expect(cause.code == .tlsFailed)
-            #expect(cause.description.contains("35671"))
+            #expect(cause.description.contains("26671"))
             group.cancelAll()
         }
     }

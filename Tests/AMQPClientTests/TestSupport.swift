@@ -10,11 +10,11 @@ enum TestEnvironment {
     static var variables: [String: String] { ProcessInfo.processInfo.environment }
 
     static var amqpURL: String {
-        variables["MA_TEST_AMQP_URL"] ?? "rabbit://guest:guest@127.0.0.1:35672/"
+        variables["MA_TEST_AMQP_URL"] ?? "rabbit://guest:guest@127.0.0.1:26672/"
     }
 
     static var tlsPort: Int {
-        variables["MA_TEST_AMQP_TLS_PORT"].flatMap { Int($0) } ?? 35671
+        variables["MA_TEST_AMQP_TLS_PORT"].flatMap { Int($0) } ?? 26671
     }
 
     static var tlsDirectory: String {

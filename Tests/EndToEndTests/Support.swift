@@ -8,10 +8,10 @@ import FoundationNetworking
 enum TestEnvironment {
     static let variables = ProcessInfo.processInfo.environment
 
-    static var mistralURL: String { variables["MA_TEST_MISTRAL_URL"] ?? "http://127.0.0.1:38989/v2" }
-    static var amqpURL: String { variables["MA_TEST_AMQP_URL"] ?? "rabbit://guest:guest@127.0.0.1:35672/" }
+    static var mistralURL: String { variables["MA_TEST_MISTRAL_URL"] ?? "http://127.0.0.1:28989/v2" }
+    static var amqpURL: String { variables["MA_TEST_AMQP_URL"] ?? "rabbit://guest:guest@127.0.0.1:26672/" }
     static var mistralDatabaseURL: String {
-        variables["MA_TEST_MISTRAL_DATABASE_URL"] ?? "postgresql://mistral_actions:ma-secret@127.0.0.1:35432/mistral"
+        variables["MA_TEST_MISTRAL_DATABASE_URL"] ?? "postgresql://mistral_actions:ma-secret@127.0.0.1:26432/mistral"
     }
     static var fallbackTopic: String { variables["MA_TEST_FALLBACK_TOPIC"] ?? "mistral_executor_python" }
 

@@ -8,7 +8,7 @@ import Testing
 /// `scripts/local-services.sh start postgresql` runs on loopback).
 enum TestDatabase {
     static let url = ProcessInfo.processInfo.environment["MA_TEST_POSTGRES_URL"]
-        ?? "postgresql://mistral_actions:ma-secret@127.0.0.1:35432/mistral_actions_test"
+        ?? "postgresql://mistral_actions:ma-secret@127.0.0.1:26432/mistral_actions_test"
 
     static var configuration: PostgresConfiguration {
         get throws { try PostgresConfiguration(url: url) }
