@@ -316,7 +316,7 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
 
     def common(sub):
-        sub.add_argument("--url", required=True, help="transport URL, e.g. rabbit://guest:guest@127.0.0.1:35672/")
+        sub.add_argument("--url", required=True, help="transport URL, e.g. rabbit://guest:guest@127.0.0.1:26672/")
         sub.add_argument("--exchange", default="openstack", help="control exchange (default: openstack)")
         sub.add_argument("--topic", required=True)
         sub.add_argument("--option", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -348,6 +348,9 @@ def main(argv=None):
     common(client_parser)
 
     options = parser.parse_args(argv)
+    # A parent may spawn us with signals blocked (the Swift test runner's
+    # threads block SIGTERM); the stop signals must reach the handlers.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if options.command == "serve":
         return serve(options)

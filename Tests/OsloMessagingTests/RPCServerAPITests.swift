@@ -151,4 +151,69 @@ import Testing
             await cleanUp(connection, queues: Array(server.queueNames.values), exchanges: [exchange])
         }
     }
+
+    /// `serve()` sends oslo call-monitor keep-alives (`result: null,
+    /// ending: false`) every `_timeout`/2 s while the handler runs, then the
+    /// final reply; observed on a raw reply queue, independent of timing.
+    @Test func keepAlivesOnTheWire() async throws {
+        let logs = LogCapture()
+        let exchange = RPCTestEnvironment.uniqueName("api_ex")
+        let topic = RPCTestEnvironment.uniqueName("api")
+        let replyQueue = "reply_" + MessageID.generate()
+        try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(60)) { connection in
+            let server = RPCServer(
+                connection: connection, replyConnection: connection,
+                target: RPCTarget(exchange: exchange, topic: topic),
+                options: OsloTopologyOptions(), prefetch: 0, logger: logs.logger("rpc-server")
+            )
+            let serving = Task {
+                try await server.serve { request in
+                    try await Task.sleep(for: .milliseconds(3500))
+                    return request.arguments["value"] ?? nil
+                }
+            }
+            var failure: (any Error)?
+            do {
+                _ = try await logs.waitFor(.seconds(20), "the server consumes") { $0.message == "RPC server consuming" }
+                try await connection.declareQueue(name: replyQueue)
+                let replies = try await connection.consume(queue: replyQueue)
+                let messageID = MessageID.generate()
+                let request = RPCRequest(
+                    method: "slow", arguments: ["value": "done"], context: RequestContext(),
+                    messageID: messageID, replyQueue: replyQueue, callMonitorTimeout: 2
+                )
+                let outcome = try await connection.publish(body: try request.encodedBody(), exchange: exchange, routingKey: topic)
+                #expect(outcome == .acknowledged)
+                let received = try await withTimeout(.seconds(30), "the final reply") { () -> [RPCReply] in
+                    var received: [RPCReply] = []
+                    for try await delivery in replies {
+                        connection.ack(delivery)
+                        let reply = try RPCReply(decodingBody: delivery.body)
+                        received.append(reply)
+                        #expect(delivery.properties.contentType == "application/json")
+                        #expect(delivery.properties.deliveryMode == .persistent)
+                        #expect(delivery.properties.expiration == nil)
+                        if reply.ending {
+                            return received
+                        }
+                    }
+                    throw TestTimeout(what: "the reply consumer ended")
+                }
+                let keepAlives = received.dropLast()
+                #expect(!keepAlives.isEmpty)
+                #expect(keepAlives.allSatisfy { $0.result == nil && $0.failure == nil && !$0.ending && $0.messageID == messageID })
+                #expect(received.last?.result == "done")
+                #expect(received.last?.messageID == messageID)
+                #expect(Set(received.compactMap(\.uniqueID)).count == received.count)
+            } catch {
+                failure = error
+            }
+            serving.cancel()
+            _ = try? await serving.value
+            await cleanUp(connection, queues: Array(server.queueNames.values) + [replyQueue], exchanges: [exchange])
+            if let failure {
+                throw failure
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@ enum RPCTestEnvironment {
     static var variables: [String: String] { ProcessInfo.processInfo.environment }
 
     static var amqpURL: String {
-        variables["MA_TEST_AMQP_URL"] ?? "rabbit://guest:guest@127.0.0.1:35672/"
+        variables["MA_TEST_AMQP_URL"] ?? "rabbit://guest:guest@127.0.0.1:26672/"
     }
 
     /// The package root, found from this file's path.
@@ -157,18 +157,22 @@ func cleanUp(_ connection: AMQPConnection, queues: [String], exchanges: [String]
     }
 }
 
-/// Runs rabbitmqctl with `arguments` against the test broker.
-func rabbitmqctl(_ arguments: [String]) throws -> String {
+/// Runs rabbitmqctl with `arguments` against the test broker, on a
+/// dispatch thread (it blocks for about a second; the cooperative pool
+/// must not wait for it).
+func rabbitmqctl(_ arguments: [String]) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try runRabbitmqctl(arguments) })
+        }
+    }
+}
+
+private func runRabbitmqctl(_ arguments: [String]) throws -> String {
     let command = RPCTestEnvironment.rabbitmqctl
     let process = Process()
     process.executableURL = URL(fileURLWithPath: command[0])
     process.arguments = Array(command.dropFirst()) + arguments
-    // The CLI's own Erlang distribution port defaults to 35672-35682, which
-    // is the test broker's AMQP port: keep it away from it.
-    var environment = ProcessInfo.processInfo.environment
-    environment["RABBITMQ_CTL_DIST_PORT_MIN"] = environment["RABBITMQ_CTL_DIST_PORT_MIN"] ?? "45170"
-    environment["RABBITMQ_CTL_DIST_PORT_MAX"] = environment["RABBITMQ_CTL_DIST_PORT_MAX"] ?? "45190"
-    process.environment = environment
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
@@ -194,8 +198,8 @@ struct BrokerQueue: Hashable, CustomStringConvertible {
     var description: String { "\(name) \(properties)" }
 
     /// The queues whose names start with `prefix`.
-    static func list(prefix: String) throws -> [BrokerQueue] {
-        try rabbitmqctl(["list_queues", "-q", "--no-table-headers", "name", "durable", "auto_delete", "arguments"])
+    static func list(prefix: String) async throws -> [BrokerQueue] {
+        try await rabbitmqctl(["list_queues", "-q", "--no-table-headers", "name", "durable", "auto_delete", "arguments"])
             .split(separator: "\n")
             .compactMap { line -> BrokerQueue? in
                 let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
@@ -212,18 +216,19 @@ struct BrokerQueue: Hashable, CustomStringConvertible {
 /// Collects log records so that tests can wait for a log line.
 final class LogCapture: Sendable {
     struct Record: Sendable, CustomStringConvertible {
+        var label: String
         var level: Logger.Level
         var message: String
         var metadata: [String: String]
         var error: String?
 
-        var description: String { "[\(level)] \(message) \(metadata) \(error ?? "")" }
+        var description: String { "\(label) [\(level)] \(message) \(metadata) \(error ?? "")" }
     }
 
     private let records = Mutex<[Record]>([])
 
     func logger(_ label: String) -> Logger {
-        var logger = Logger(label: label) { _ in CapturingLogHandler(capture: self) }
+        var logger = Logger(label: label) { label in CapturingLogHandler(capture: self, label: label) }
         logger.logLevel = .debug
         return logger
     }
@@ -256,6 +261,7 @@ final class LogCapture: Sendable {
 
 struct CapturingLogHandler: LogHandler {
     let capture: LogCapture
+    let label: String
     var metadata: Logger.Metadata = [:]
     var metadataProvider: Logger.MetadataProvider?
     var logLevel: Logger.Level = .debug
@@ -271,6 +277,7 @@ struct CapturingLogHandler: LogHandler {
             merged[key] = value
         }
         capture.append(LogCapture.Record(
+            label: label,
             level: event.level,
             message: "\(event.message)",
             metadata: merged.mapValues { "\($0)" },
@@ -287,6 +294,7 @@ final class PeerProcess: Sendable {
     private let process: Process
     private let input: Pipe
     private let buffers = Buffers()
+    private let writer = DispatchQueue(label: "oslo-peer-stdin")
 
     /// What the peer printed, filled by the pipes' readability handlers.
     private final class Buffers: Sendable {
@@ -297,8 +305,14 @@ final class PeerProcess: Sendable {
     }
 
 
+    /// A write to the stdin of a peer that died must fail, not kill the test runner.
+    private static let ignoreBrokenPipes: Void = {
+        signal(SIGPIPE, SIG_IGN)
+    }()
+
     /// Starts `oslo_peer.py <arguments>`.
     init(_ name: String, _ arguments: [String]) throws {
+        Self.ignoreBrokenPipes
         self.name = name
         process = Process()
         process.executableURL = URL(fileURLWithPath: RPCTestEnvironment.python)
@@ -390,14 +404,24 @@ final class PeerProcess: Sendable {
         _ = try await waitForLine(limit, "READY") { $0 == "READY" }
     }
 
-    /// Writes one line on the peer's stdin.
-    func send(line: String) throws {
-        try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
+    /// Writes one line on the peer's stdin. Lines are written one after the
+    /// other on a serial queue: concurrent writes of more than PIPE_BUF
+    /// bytes would interleave, and a blocking write must not hold a thread
+    /// of the cooperative pool.
+    func send(line: String) {
+        let handle = input.fileHandleForWriting
+        let data = Data((line + "\n").utf8)
+        writer.async {
+            try? handle.write(contentsOf: data)
+        }
     }
 
-    /// Closes stdin (the `client` peer then finishes and exits).
+    /// Closes stdin after the lines already sent (the `client` peer then finishes and exits).
     func closeInput() {
-        try? input.fileHandleForWriting.close()
+        let handle = input.fileHandleForWriting
+        writer.sync {
+            try? handle.close()
+        }
     }
 
     /// Waits for the process to exit by itself, at most `limit`.
@@ -424,7 +448,7 @@ final class PeerProcess: Sendable {
     }
 
     /// SIGTERM, then SIGKILL if it has not exited after `grace`.
-    func stop(grace: Duration = .seconds(5)) async {
+    func stop(grace: Duration = .seconds(10)) async {
         closeInput()
         guard process.isRunning else {
             return
@@ -495,7 +519,7 @@ final class PythonClient: Sendable {
         ]
         if let server { request["server"] = .string(server) }
         if let callMonitorTimeout { request["call_monitor_timeout"] = .integer(Int64(callMonitorTimeout)) }
-        try peer.send(line: try JSON.object(request).encodedString())
+        peer.send(line: try JSON.object(request).encodedString())
         return try await peer.waitForJSON(limit, "reply to request \(id) (\(method))") { $0["id"] == .integer(Int64(id)) }
     }
 

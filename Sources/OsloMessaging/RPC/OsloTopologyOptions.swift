@@ -88,17 +88,6 @@ public struct OsloTopologyOptions: Sendable, Equatable {
     }
 }
 
-/// A configuration that oslo.messaging would refuse, or a misuse of the RPC API.
-public struct RPCConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var message: String
-
-    public init(_ message: String) {
-        self.message = message
-    }
-
-    public var description: String { message }
-}
-
 /// An exchange as oslo declares it.
 struct OsloExchangeDeclaration: Sendable, Hashable {
     var name: String

@@ -122,7 +122,8 @@ public final class RPCClient: Sendable {
     ///   string: see ``RPCReply/mistralResult()``).
     /// - Throws: the ``RemoteFailure`` of a failure reply;
     ///   ``RPCTimeoutError`` when no final reply came within `timeout`
-    ///   (default ``responseTimeout``), counted from the broker's confirm;
+    ///   (default ``responseTimeout``), counted from the publish (the reply
+    ///   queue's declaration on the first call is not counted);
     ///   an `AMQPError` when publishing failed or the reply consumer ended;
     ///   `CancellationError` when the task is cancelled.
     public func call(_ request: RPCRequest, topic: String, server: String? = nil, timeout: Duration? = nil) async throws -> JSON {
@@ -162,10 +163,12 @@ public final class RPCClient: Sendable {
             shared.state.withLock { $0.waiters.removeValue(forKey: messageID) }?.finish()
         }
 
+        // Counted from the publish, not from its confirm: a slow confirm must
+        // not stretch the call (oslo bounds its publish by the timeout too).
+        let deadline = ContinuousClock.now + timeout
         try await publish(body, routingKey: routingKey, expiration: timeout)
         logger.debug("Call sent; waiting for the reply", metadata: ["oslo.reply_queue": "\(replyQueue)"])
 
-        let deadline = ContinuousClock.now + timeout
         let outcome = try await withThrowingTaskGroup(of: CallOutcome.self) { group in
             group.addTask {
                 await Self.finalReply(from: replies, logger: logger)

@@ -123,9 +123,10 @@ public final class RPCServer: Sendable {
     ///
     /// Returns the merged deliveries of the three consumers. A consumer that
     /// the broker cancels (queue deleted, HA failover) is declared and
-    /// started again, with backoff, as oslo does. May be called once; throws
-    /// (after undoing what it started) when a declaration or consumer fails
-    /// or the options are invalid.
+    /// started again, with backoff, as oslo does. Throws (after cancelling
+    /// the consumers it started) when a declaration or consumer fails or the
+    /// options are invalid; it may then be called again. Once it succeeded,
+    /// it may not.
     public func start() async throws -> RPCIncomingSequence {
         try state.withLock { state throws(RPCConfigurationError) in
             guard state.phase == .idle else {
@@ -193,7 +194,9 @@ public final class RPCServer: Sendable {
     /// Stops consuming: basic.cancel on the three consumers, then waits
     /// until the pump has handed every delivery already received to the
     /// ``RPCIncomingSequence`` (which then ends). Those deliveries can still
-    /// be acknowledged or rejected. Idempotent.
+    /// be acknowledged or rejected. Idempotent. Called while ``start()``
+    /// runs, it returns at once and the sequence `start()` returns ends
+    /// right away.
     public func stop() async {
         requestStop()
         let pump = state.withLock { $0.pump }
