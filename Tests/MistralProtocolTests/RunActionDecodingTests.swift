@@ -117,7 +117,9 @@ struct RunActionDecodingTests {
     @Test("deeply nested ad-hoc actions are refused, not recursed forever")
     func nestingLimit() throws {
         var action = try MistralSerializedObject(key: "k", data: ["cls": "x"]).encoded()
-        for _ in 0..<20 {
+        // Each level escapes the one inside it, doubling the backslashes:
+        // 10 levels (limit 8) keep the text small.
+        for _ in 0..<10 {
             action = try MistralSerializedObject(key: SerializedAction.adHocKey, data: [
                 "base_action": .string(try action.encodedString(style: .python)),
             ]).encoded()
