@@ -66,8 +66,8 @@ binary=$(swift build -c release --show-bin-path)/mistral-actions
 if [ $demo = 1 ]; then
     cat >&2 <<TEXT
 
-mistral-actions is starting. It consumes Mistral's executor topic on
-RabbitMQ (${MA_TEST_AMQP_URL%%@*}@...${MA_TEST_AMQP_URL#*@}); Mistral's API is at $MA_TEST_MISTRAL_URL.
+mistral-actions is starting. It consumes Mistral's executor topic on the
+RabbitMQ at ${MA_TEST_AMQP_URL#*@}; Mistral's API is at $MA_TEST_MISTRAL_URL.
 Try it from another terminal:
 
   curl -s -X POST -H 'Content-Type: application/json' \\
