@@ -171,7 +171,7 @@ let package = Package(
         .testTarget(
             name: "ActionKitTests",
             dependencies: [
-                "ActionKit", "ActionCatalog", "ActionSync", "OrderedJSON", "OsloMessaging",
+                "ActionKit", "ActionCatalog", "ActionSync", "OrderedJSON", "OsloMessaging", "MistralActionsCLI",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -180,6 +180,14 @@ let package = Package(
             name: "WorkerTests",
             dependencies: [
                 "Worker", "ActionCatalog", "ActionKit", "ActionSync", "MistralProtocol", "OrderedJSON", "OsloMessaging",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ActionSyncTests",
+            dependencies: [
+                "ActionSync", "ActionKit", "OrderedJSON", "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

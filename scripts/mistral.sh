@@ -147,6 +147,8 @@ case "${1:-}" in
     env)
         echo "export MA_TEST_MISTRAL_URL='http://127.0.0.1:$API_PORT/v2'"
         echo "export MA_TEST_MISTRAL_CONFIG='$DIR/mistral.conf'"
-        echo "export MA_TEST_FALLBACK_TOPIC='$FALLBACK_TOPIC'" ;;
+        echo "export MA_TEST_FALLBACK_TOPIC='$FALLBACK_TOPIC'"
+        eval "$(services_env)"
+        echo "export MA_TEST_MISTRAL_DATABASE_URL='${MA_TEST_POSTGRES_URL%/*}/mistral'" ;;
     *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

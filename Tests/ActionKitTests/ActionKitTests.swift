@@ -1,6 +1,7 @@
 import ActionCatalog
 import ActionKit
 import ActionSync
+import MistralActionsCLI
 import Foundation
 import Logging
 import OrderedJSON
@@ -159,5 +160,17 @@ struct PythonStubTests {
             // No public class attributes: Mistral would send them as cls_attrs.
             #expect(entry["public"] == [])
         }
+    }
+}
+
+@Suite("The catalog document")
+struct CatalogDocumentTests {
+    @Test("docs/actions.md is what `mistral-actions markdown-dump` prints")
+    func catalogDocumentIsFresh() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("docs/actions.md")
+        let committed = try String(contentsOf: path, encoding: .utf8)
+        let generated = Catalog.markdown(registry: try ActionCatalog.registry(), prefix: "int32bit") + "\n"
+        #expect(committed == generated, "docs/actions.md is stale: regenerate it with `mistral-actions markdown-dump > docs/actions.md`")
     }
 }
