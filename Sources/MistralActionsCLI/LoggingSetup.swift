@@ -16,11 +16,7 @@ enum LoggingSetup {
         guard first else { return }
         let swiftLevel = Logger.Level(rawValue: level.rawValue) ?? .info
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler
-            switch format {
-            case .human: handler = HumanLogHandler(label: label)
-            case .json: handler = JSONLogHandler(label: label)
-            }
+            var handler = LineLogHandler(label: label, format: format)
             handler.logLevel = swiftLevel
             return handler
         }
@@ -49,9 +45,13 @@ enum StandardErrorLines {
     }
 }
 
-/// `2026-11-25T02:10:00.123Z info  action succeeded action.name=int32bit.debug.echo ...`
-struct HumanLogHandler: LogHandler {
+/// One line per event on standard error, in one of two formats:
+///
+/// - human: `2026-11-25T02:10:00.123Z info    action succeeded action.name=int32bit.debug.echo ...`
+/// - json: `{"action.name": ..., "level": ..., "logger": ..., "message": ..., "time": ...}`
+struct LineLogHandler: LogHandler {
     let label: String
+    let format: Configuration.LogFormat
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
     var metadataProvider: Logger.MetadataProvider?
@@ -62,38 +62,24 @@ struct HumanLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var all = metadata
+        var all = metadataProvider?.get() ?? [:]
+        all.merge(metadata) { _, new in new }
         if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
         if let error = event.error { all["error"] = "\(error)" }
-        var text = "\(Timestamp.now()) \(event.level.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))\(event.message)"
-        for (key, value) in all.sorted(by: { $0.key < $1.key }) {
-            let shown = "\(value)"
-            text += " \(key)=" + (shown.contains(" ") || shown.isEmpty ? "\"\(shown)\"" : shown)
+        switch format {
+        case .human:
+            var text = "\(Timestamp.now()) \(event.level.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))\(event.message)"
+            for (key, value) in all.sorted(by: { $0.key < $1.key }) {
+                let shown = "\(value)"
+                text += " \(key)=" + (shown.contains(" ") || shown.isEmpty ? "\"\(shown)\"" : shown)
+            }
+            StandardErrorLines.write(text)
+        case .json:
+            var object: [String: String] = ["time": Timestamp.now(), "level": event.level.rawValue, "message": "\(event.message)", "logger": label]
+            for (key, value) in all { object[key] = "\(value)" }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+            StandardErrorLines.write(String(decoding: data, as: UTF8.self))
         }
-        StandardErrorLines.write(text)
-    }
-}
-
-/// One JSON object per line: `{"time": ..., "level": ..., "message": ..., "action.name": ...}`.
-struct JSONLogHandler: LogHandler {
-    let label: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
-    var metadataProvider: Logger.MetadataProvider?
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var all = metadata
-        if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
-        if let error = event.error { all["error"] = "\(error)" }
-        var object: [String: String] = ["time": Timestamp.now(), "level": event.level.rawValue, "message": "\(event.message)", "logger": label]
-        for (key, value) in all { object[key] = "\(value)" }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        StandardErrorLines.write(String(decoding: data, as: UTF8.self))
     }
 }
 

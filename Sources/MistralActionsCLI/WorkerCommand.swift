@@ -75,26 +75,32 @@ struct WorkerCommand: AsyncParsableCommand {
             return []
         }
         let connection = try await environment.connectDatabase()
-        defer { Task { await connection.close() } }
-        let sync = environment.sync
         do {
-            if configuration.mistralActions.registerOnStart {
-                let report = try await sync.sync(on: connection, logger: logger)
-                RegisterCommand.log(report, logger: logger)
-                return report.codeSourceID.map { [$0] } ?? []
-            } else {
-                let registered = try await sync.registeredActions(on: connection)
-                guard let codeSource = registered.codeSource else {
-                    logger.warning("the actions are not registered in Mistral (register_on_start = false): run `mistral-actions register`")
-                    return []
-                }
-                return [codeSource.id]
-            }
-        } catch let error as ActionSyncError {
-            throw CLIError("registering the actions: \(error)")
-        } catch let error as PostgresError {
-            throw CLIError("registering the actions: \(error)")
+            let ids = try await registration(environment, connection: connection)
+            await connection.close()
+            return ids
+        } catch {
+            await connection.close()
+            if let error = error as? ActionSyncError { throw CLIError("registering the actions: \(error)") }
+            if let error = error as? PostgresError { throw CLIError("registering the actions: \(error)") }
+            throw error
         }
+    }
+
+    static func registration(_ environment: CommandEnvironment, connection: PostgresConnection) async throws -> Set<String> {
+        let logger = environment.logger
+        let sync = environment.sync
+        if environment.configuration.mistralActions.registerOnStart {
+            let report = try await sync.sync(on: connection, logger: logger)
+            RegisterCommand.log(report, logger: logger)
+            return report.codeSourceID.map { [$0] } ?? []
+        }
+        let registered = try await sync.registeredActions(on: connection)
+        guard let codeSource = registered.codeSource else {
+            logger.warning("the actions are not registered in Mistral (register_on_start = false): run `mistral-actions register`")
+            return []
+        }
+        return [codeSource.id]
     }
 
     static func amqpConfiguration(_ configuration: Configuration) throws -> AMQPConfiguration {
