@@ -3,7 +3,9 @@ import OrderedJSON
 import Testing
 
 /// Runs `mistral-actions` with arguments; returns (exit status, stdout, stderr).
-func runCLI(_ arguments: [String]) throws -> (Int32, String, String) {
+/// Waits without blocking a thread of Swift's cooperative pool: a blocked pool
+/// can starve a test that holds the registration lock the command waits for.
+func runCLI(_ arguments: [String]) async throws -> (Int32, String, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: TestEnvironment.binary)
     process.arguments = arguments
@@ -15,7 +17,7 @@ func runCLI(_ arguments: [String]) throws -> (Int32, String, String) {
     process.standardOutput = try FileHandle(forWritingTo: out)
     process.standardError = try FileHandle(forWritingTo: err)
     try process.run()
-    process.waitUntilExit()
+    while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
 }
 
@@ -38,46 +40,46 @@ struct CLITests {
     }
 
     @Test("--version, --help and discover need no configuration")
-    func offline() throws {
-        let (versionStatus, version, _) = try runCLI(["--version"])
+    func offline() async throws {
+        let (versionStatus, version, _) = try await runCLI(["--version"])
         #expect(versionStatus == 0)
         #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
-        let (helpStatus, help, _) = try runCLI(["--help"])
+        let (helpStatus, help, _) = try await runCLI(["--help"])
         #expect(helpStatus == 0)
         for command in ["worker", "discover", "register", "unregister", "clear", "action-list", "markdown-dump", "bash-completion"] {
             #expect(help.contains("  \(command) "), "help lacks \(command)")
         }
-        let (status, table, _) = try runCLI(["discover"])
+        let (status, table, _) = try await runCLI(["discover"])
         #expect(status == 0)
         #expect(table.contains("| Name "))
         #expect(table.contains("| int32bit.debug.echo  | Returns `output` unchanged as the action's result.      | output "))
-        let (_, renamed, _) = try runCLI(["discover", "--set", "mistral_actions.action_prefix=acme"])
+        let (_, renamed, _) = try await runCLI(["discover", "--set", "mistral_actions.action_prefix=acme"])
         #expect(renamed.contains("| acme.debug.sleep "))
     }
 
     @Test("bad configuration: one clear line and a non-zero exit")
-    func badConfiguration() throws {
-        let (missingStatus, _, missing) = try runCLI(["discover", "--config-file", "/nonexistent/mistral.conf"])
+    func badConfiguration() async throws {
+        let (missingStatus, _, missing) = try await runCLI(["discover", "--config-file", "/nonexistent/mistral.conf"])
         #expect(missingStatus != 0)
         #expect(missing.contains("/nonexistent/mistral.conf"))
         #expect(missing.split(separator: "\n").count <= 2)
 
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ma-cli-bad-\(UUID().uuidString).conf").path
         try "[DEFAULT]\ntransport_url = rabbit://x\nthis line is wrong\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let (status, _, error) = try runCLI(["discover", "--config-file", path])
+        let (status, _, error) = try await runCLI(["discover", "--config-file", path])
         #expect(status != 0)
         #expect(error.contains("\(path):3"), "\(error)")
 
-        let (choiceStatus, _, choice) = try runCLI(["discover", "--set", "mistral_actions.mode=sometimes"])
+        let (choiceStatus, _, choice) = try await runCLI(["discover", "--set", "mistral_actions.mode=sometimes"])
         #expect(choiceStatus != 0)
         #expect(choice.contains("router") && choice.contains("swift-only"), "\(choice)")
     }
 
     @Test("an unreachable database: one clear line and a non-zero exit")
-    func unreachableDatabase() throws {
+    func unreachableDatabase() async throws {
         let tag = String(UUID().uuidString.prefix(8)).lowercased()
         let path = try configuration(tag: tag, database: "postgresql://nobody:secret-password@127.0.0.1:1/mistral")
-        let (status, _, error) = try runCLI(["action-list", "--config-file", path])
+        let (status, _, error) = try await runCLI(["action-list", "--config-file", path])
         #expect(status != 0)
         #expect(error.contains("Mistral's database"))
         #expect(error.contains("127.0.0.1:1") || error.contains("port 1"))
@@ -89,25 +91,24 @@ struct CLITests {
         let tag = String(UUID().uuidString.prefix(8)).lowercased()
         let path = try configuration(tag: tag)
         let prefix = "cli\(tag)"
-        defer { _ = try? runCLI(["clear", "--config-file", path]) }
 
-        let (dryStatus, dry, _) = try runCLI(["register", "--dry-run", "--config-file", path])
+        let (dryStatus, dry, _) = try await runCLI(["register", "--dry-run", "--config-file", path])
         #expect(dryStatus == 0)
         #expect(dry.contains("| \(prefix).debug.echo  | would create |"))
         #expect(dry.contains("Dry run: nothing was changed."))
-        let (_, emptyList, _) = try runCLI(["action-list", "--config-file", path])
+        let (_, emptyList, _) = try await runCLI(["action-list", "--config-file", path])
         #expect(emptyList.contains("No action registered by mistral-actions"))
 
-        let (status, registered, _) = try runCLI(["register", "--config-file", path])
+        let (status, registered, _) = try await runCLI(["register", "--config-file", path])
         #expect(status == 0)
         #expect(registered.contains("| \(prefix).debug.echo  | created |"))
         #expect(registered.contains("Code source: created (version 1)"))
-        let (againStatus, again, _) = try runCLI(["register", "--config-file", path])
+        let (againStatus, again, _) = try await runCLI(["register", "--config-file", path])
         #expect(againStatus == 0)
         #expect(again.contains("| \(prefix).debug.echo  | unchanged |"))
         #expect(again.contains("Code source: unchanged (version 1)"))
 
-        let (listStatus, listed, _) = try runCLI(["action-list", "--format", "json", "--config-file", path])
+        let (listStatus, listed, _) = try await runCLI(["action-list", "--format", "json", "--config-file", path])
         #expect(listStatus == 0)
         let rows = try #require(try JSON(parsing: listed).arrayValue)
         #expect(rows.count == 4)
@@ -122,12 +123,12 @@ struct CLITests {
         let (_, dynamic) = try await mistral.request("GET", "/dynamic_actions?limit=1000")
         #expect(dynamic["dynamic_actions"]?.arrayValue?.contains { $0["name"]?.stringValue == "\(prefix).debug.sleep" } == true)
 
-        let (unregisterStatus, unregistered, _) = try runCLI(["unregister", "\(prefix).debug.echo", "no.such.action", "--config-file", path])
+        let (unregisterStatus, unregistered, _) = try await runCLI(["unregister", "\(prefix).debug.echo", "no.such.action", "--config-file", path])
         #expect(unregisterStatus == 3)
         #expect(unregistered.contains("| \(prefix).debug.echo | unregistered "))
         #expect(unregistered.split(separator: "\n").contains { $0.contains("| no.such.action ") && $0.contains("| not registered by mistral-actions: left alone |") })
 
-        let (clearStatus, cleared, _) = try runCLI(["clear", "--config-file", path])
+        let (clearStatus, cleared, _) = try await runCLI(["clear", "--config-file", path])  // also the clean-up
         #expect(clearStatus == 0)
         #expect(cleared.contains("\(prefix).debug.sleep"))
         let (_, after) = try await mistral.request("GET", "/actions?limit=1000")
@@ -135,10 +136,10 @@ struct CLITests {
     }
 
     @Test("register of an unknown name fails clearly")
-    func registerUnknown() throws {
+    func registerUnknown() async throws {
         let tag = String(UUID().uuidString.prefix(8)).lowercased()
         let path = try configuration(tag: tag)
-        let (status, _, error) = try runCLI(["register", "nope.nothing", "--config-file", path])
+        let (status, _, error) = try await runCLI(["register", "nope.nothing", "--config-file", path])
         #expect(status != 0)
         #expect(error.contains("no action named nope.nothing"), "\(error)")
     }

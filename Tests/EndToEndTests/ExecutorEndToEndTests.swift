@@ -15,8 +15,8 @@ struct ExecutorEndToEndTests {
 
     @Test("a workflow mixing Swift tasks (echo, noop, with-items over 50) and a Python std.echo succeeds")
     func mixedWorkflow() async throws {
-        let worker = try WorkerProcess()
-        defer { _ = try? worker.terminate() }
+        let worker = try await WorkerProcess.start()
+        defer { worker.kill() }
         try await mistral.putWorkflow("""
             version: '2.0'
             e2e_mixed:
@@ -51,13 +51,13 @@ struct ExecutorEndToEndTests {
         let many = try #require(execution.output["many"]?.arrayValue)
         #expect(many == (0..<50).map { ["index": .integer(Int64($0))] })
         #expect(worker.count("action succeeded") >= 52)
-        #expect(try worker.terminate() == 0)
+        #expect(try await worker.terminate() == 0)
     }
 
     @Test("a synchronous run-action of a Swift action returns its result; a Python one is relayed")
     func synchronousRunAction() async throws {
-        let worker = try WorkerProcess()
-        defer { _ = try? worker.terminate() }
+        let worker = try await WorkerProcess.start()
+        defer { worker.kill() }
         let (state, output, _) = try await mistral.runAction("int32bit.debug.echo", input: ["output": ["a": [1, 2.5, "ü"]]], params: ["run_sync": true])
         #expect(state == "SUCCESS")
         #expect(output == ["result": ["a": [1, 2.5, "ü"]]])
@@ -68,8 +68,8 @@ struct ExecutorEndToEndTests {
 
     @Test("a failing Swift action puts its task in ERROR with our message")
     func failingAction() async throws {
-        let worker = try WorkerProcess()
-        defer { _ = try? worker.terminate() }
+        let worker = try await WorkerProcess.start()
+        defer { worker.kill() }
         try await mistral.putWorkflow("""
             version: '2.0'
             e2e_failing:
@@ -93,8 +93,8 @@ struct ExecutorEndToEndTests {
 
     @Test("a task timeout shorter than a Swift sleep fails the task, and the worker really stops the action")
     func timeout() async throws {
-        let worker = try WorkerProcess()
-        defer { _ = try? worker.terminate() }
+        let worker = try await WorkerProcess.start()
+        defer { worker.kill() }
         try await mistral.putWorkflow("""
             version: '2.0'
             e2e_timeout:
@@ -110,10 +110,10 @@ struct ExecutorEndToEndTests {
         #expect(Date().timeIntervalSince(started) < 15)
         let task = try #require(try await mistral.tasks(of: id).first)
         #expect(task.stateInfo?.lowercased().contains("timeout") == true || task.stateInfo?.lowercased().contains("timed out") == true, "\(task.stateInfo ?? "")")
-        try worker.waitForLog("action timed out and was cancelled", timeout: 10)
+        try await worker.waitForLog("action timed out and was cancelled", timeout: 10)
         // Nothing of the action remains: the worker is idle and stops at once.
         let stopping = Date()
-        #expect(try worker.terminate() == 0)
+        #expect(try await worker.terminate() == 0)
         #expect(Date().timeIntervalSince(stopping) < 10)
         #expect(worker.count("action succeeded") == 0)
     }
@@ -122,8 +122,8 @@ struct ExecutorEndToEndTests {
     func longActionWithHeartbeats() async throws {
         // The engine fails a running action after 2 × 2 s without a heartbeat
         // (and after 3 s if none ever came); the worker reports every second.
-        let worker = try WorkerProcess()
-        defer { _ = try? worker.terminate() }
+        let worker = try await WorkerProcess.start()
+        defer { worker.kill() }
         try await mistral.putWorkflow("""
             version: '2.0'
             e2e_long:
@@ -138,8 +138,8 @@ struct ExecutorEndToEndTests {
 
     @Test("without heartbeats the same action is failed by the engine (control for the test above)")
     func longActionWithoutHeartbeats() async throws {
-        let worker = try WorkerProcess(overrides: ["action_heartbeat.check_interval=0"])
-        defer { _ = try? worker.terminate() }
+        let worker = try await WorkerProcess.start(overrides: ["action_heartbeat.check_interval=0"])
+        defer { worker.kill() }
         try await mistral.putWorkflow("""
             version: '2.0'
             e2e_long_silent:
@@ -156,8 +156,8 @@ struct ExecutorEndToEndTests {
 
     @Test("swift-only mode fails a Python action at once with a clear error")
     func swiftOnly() async throws {
-        let worker = try WorkerProcess(overrides: ["mistral_actions.mode=swift-only"])
-        defer { _ = try? worker.terminate() }
+        let worker = try await WorkerProcess.start(overrides: ["mistral_actions.mode=swift-only"])
+        defer { worker.kill() }
         try await mistral.putWorkflow("""
             version: '2.0'
             e2e_swift_only:
@@ -177,8 +177,8 @@ struct ExecutorEndToEndTests {
 
     @Test("router mode fails at once an action it cannot relay (no queue on the fallback topic)")
     func unroutableRelay() async throws {
-        let worker = try WorkerProcess(overrides: ["mistral_actions.fallback_topic=e2e_nobody_listens_here"])
-        defer { _ = try? worker.terminate() }
+        let worker = try await WorkerProcess.start(overrides: ["mistral_actions.fallback_topic=e2e_nobody_listens_here"])
+        defer { worker.kill() }
         let body: JSON = ["name": "std.echo", "input": "{\"output\": \"lost?\"}", "params": "{\"save_result\": true}"]
         let (status, created) = try await mistral.request("POST", "/action_executions", body: Data(body.description.utf8))
         #expect(status == 201)
@@ -198,11 +198,11 @@ struct ExecutorEndToEndTests {
 
     @Test("two workers share the load, and SIGTERM during a with-items run loses nothing")
     func twoWorkersAndGracefulShutdown() async throws {
-        let first = try WorkerProcess(overrides: ["mistral_actions.concurrency=4"])
-        let second = try WorkerProcess(overrides: ["mistral_actions.concurrency=4"])
+        let first = try await WorkerProcess.start(overrides: ["mistral_actions.concurrency=4"])
+        let second = try await WorkerProcess.start(overrides: ["mistral_actions.concurrency=4"])
         defer {
-            _ = try? first.terminate()
-            _ = try? second.terminate()
+            first.kill()
+            second.kill()
         }
         try await mistral.putWorkflow("""
             version: '2.0'
@@ -215,8 +215,8 @@ struct ExecutorEndToEndTests {
                     count: <% len(task().result) %>
             """)
         let id = try await mistral.startExecution("e2e_shared")
-        try first.waitForLog("action succeeded", timeout: 20)
-        #expect(try first.terminate() == 0)
+        try await first.waitForLog("action succeeded", timeout: 20)
+        #expect(try await first.terminate() == 0)
         let execution = try await mistral.waitForExecution(id, timeout: 60)
         #expect(execution.state == "SUCCESS", "\(execution.stateInfo ?? "")")
         #expect(execution.output["count"] == 40)
@@ -229,8 +229,8 @@ struct ExecutorEndToEndTests {
 
     @Test("a worker killed during a safe-rerun action lets another worker run it")
     func safeRerunSurvivesAKilledWorker() async throws {
-        let first = try WorkerProcess(overrides: ["mistral_actions.log_level=debug"])
-        defer { _ = try? first.terminate() }
+        let first = try await WorkerProcess.start(overrides: ["mistral_actions.log_level=debug"])
+        defer { first.kill() }
         try await mistral.putWorkflow("""
             version: '2.0'
             e2e_safe_rerun:
@@ -240,12 +240,12 @@ struct ExecutorEndToEndTests {
                   safe-rerun: true
             """)
         let id = try await mistral.startExecution("e2e_safe_rerun")
-        try first.waitForLog("running action", timeout: 20)
+        try await first.waitForLog("running action", timeout: 20)
         // Killed without a chance to answer: its unacknowledged delivery goes back to the queue.
-        kill(first.process.processIdentifier, SIGKILL)
-        first.process.waitUntilExit()
-        let second = try WorkerProcess()
-        defer { _ = try? second.terminate() }
+        first.kill()
+        while first.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        let second = try await WorkerProcess.start()
+        defer { second.kill() }
         let execution = try await mistral.waitForExecution(id, timeout: 40)
         #expect(execution.state == "SUCCESS", "\(execution.stateInfo ?? "")")
         #expect(second.count("action succeeded") == 1)
@@ -253,15 +253,15 @@ struct ExecutorEndToEndTests {
 
     @Test("malformed requests are logged and dropped; the worker keeps serving")
     func malformedRequests() async throws {
-        let worker = try WorkerProcess()
-        defer { _ = try? worker.terminate() }
+        let worker = try await WorkerProcess.start()
+        defer { worker.kill() }
         let publisher = try Publisher()
-        try publisher.publish(#"this is not JSON"#)
-        try publisher.publish(#"{"oslo.version": "2.0", "oslo.message": "{\"method\": \"run_action\", \"args\": {\"action\": \"{}\"}, \"_unique_id\": \"x1\"}"}"#)
-        try publisher.publish(#"{"oslo.version": "2.0", "oslo.message": "{\"method\": \"no_such_method\", \"args\": {}, \"_unique_id\": \"x2\"}"}"#)
-        try worker.waitForLog("dropped an unreadable message", timeout: 10)
-        try worker.waitForLog("malformed run_action", timeout: 10)
-        try worker.waitForLog("unsupported RPC method", timeout: 10)
+        try await publisher.publish(#"this is not JSON"#)
+        try await publisher.publish(#"{"oslo.version": "2.0", "oslo.message": "{\"method\": \"run_action\", \"args\": {\"action\": \"{}\"}, \"_unique_id\": \"x1\"}"}"#)
+        try await publisher.publish(#"{"oslo.version": "2.0", "oslo.message": "{\"method\": \"no_such_method\", \"args\": {}, \"_unique_id\": \"x2\"}"}"#)
+        try await worker.waitForLog("dropped an unreadable message", timeout: 10)
+        try await worker.waitForLog("malformed run_action", timeout: 10)
+        try await worker.waitForLog("unsupported RPC method", timeout: 10)
         let (state, output, _) = try await mistral.runAction("int32bit.debug.echo", input: ["output": "still here"], params: ["run_sync": true])
         #expect(state == "SUCCESS")
         #expect(output == ["result": "still here"])

@@ -35,7 +35,14 @@ final class WorkerProcess: @unchecked Sendable {
     let logURL: URL
     let configURL: URL
 
-    init(extraConfiguration: String = "", overrides: [String] = []) throws {
+    /// Starts a worker and waits until it consumes.
+    static func start(extraConfiguration: String = "", overrides: [String] = []) async throws -> WorkerProcess {
+        let worker = try WorkerProcess(extraConfiguration: extraConfiguration, overrides: overrides)
+        try await worker.waitForLog("worker consuming", timeout: 30)
+        return worker
+    }
+
+    private init(extraConfiguration: String, overrides: [String]) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ma-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configURL = directory.appendingPathComponent("worker.conf")
@@ -63,30 +70,30 @@ final class WorkerProcess: @unchecked Sendable {
         process.standardOutput = log
         process.standardError = log
         try process.run()
-        try waitForLog("worker consuming", timeout: 30)
     }
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
-    func waitForLog(_ text: String, timeout: TimeInterval) throws {
+    /// Polls the log without blocking a thread of Swift's cooperative pool
+    /// (other tests, and the servers' clients, need those threads).
+    func waitForLog(_ text: String, timeout: TimeInterval) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if log.contains(text) { return }
             if !process.isRunning { throw TestFailure("worker exited (\(process.terminationStatus)) before logging '\(text)':\n\(log)") }
-            Thread.sleep(forTimeInterval: 0.1)
+            try await Task.sleep(for: .milliseconds(100))
         }
         throw TestFailure("worker did not log '\(text)' within \(timeout) s:\n\(log)")
     }
 
     /// Sends SIGTERM and waits for the exit; returns the exit status.
     @discardableResult
-    func terminate(timeout: TimeInterval = 40) throws -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+    func terminate(timeout: TimeInterval = 40) async throws -> Int32 {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGTERM) }
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            Foundation.kill(process.processIdentifier, SIGKILL)
             throw TestFailure("worker did not stop within \(timeout) s after SIGTERM:\n\(log)")
         }
         return process.terminationStatus
@@ -97,11 +104,13 @@ final class WorkerProcess: @unchecked Sendable {
         log.split(separator: "\n").filter { $0.contains(text) }.count
     }
 
+    /// Stops the worker at the end of a test, whatever happened (no waiting).
+    func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
+
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 }
 
@@ -200,7 +209,7 @@ struct Publisher {
         python = venv + "/bin/python"
     }
 
-    func publish(_ body: String, routingKey: String = "mistral_executor") throws {
+    func publish(_ body: String, routingKey: String = "mistral_executor") async throws {
         let script = """
             import sys, kombu
             with kombu.Connection(sys.argv[1].replace("rabbit://", "amqp://")) as connection:
@@ -216,7 +225,7 @@ struct Publisher {
         try process.run()
         input.fileHandleForWriting.write(Data(body.utf8))
         try input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
         guard process.terminationStatus == 0 else { throw TestFailure("publishing with kombu failed") }
     }
 }
