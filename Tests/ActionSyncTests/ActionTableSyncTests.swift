@@ -136,8 +136,11 @@ struct ActionTableSyncTests {
         try await cleaningUp(tag) { try await withConnection { connection in
             let foreignSource = UUID().uuidString.lowercased()
             _ = try await connection.execute(
-                "INSERT INTO code_sources (id, name, project_id, namespace, content, version, scope, created_at) VALUES ($1, $2, '<default-project>', '', 'x = 1', 1, 'public', now())",
-                [.text(foreignSource), .text("foreign_\(tag)")]
+                "INSERT INTO code_sources (id, name, project_id, namespace, content, version, scope, created_at) VALUES ($1, $2, '<default-project>', '', $3, 1, 'public', now())",
+                // A valid module: Mistral lists every dynamic action, and a class
+                // missing from its module would break the listing for everyone.
+                [.text(foreignSource), .text("foreign_\(tag)"),
+                 .text("from mistral_lib import actions\n\n\nclass Theirs(actions.Action):\n    def run(self, context):\n        return None\n")]
             )
             _ = try await connection.execute(
                 "INSERT INTO dynamic_action_definitions (id, name, class_name, scope, project_id, code_source_id, code_source_name, namespace, created_at) VALUES ($1, $2, 'Theirs', 'public', '<default-project>', $3, $4, '', now())",

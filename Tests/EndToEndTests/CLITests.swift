@@ -116,10 +116,16 @@ struct CLITests {
 
         // Mistral itself now knows the actions, with our input and description.
         let mistral = MistralAPI()
-        let (_, actions) = try await mistral.request("GET", "/actions?limit=1000")
-        let echo = try #require(actions["actions"]?.arrayValue?.first { $0["name"]?.stringValue == "\(prefix).debug.echo" })
-        #expect(echo["input"] == "output")
-        #expect(echo["description"] == "Returns `output` unchanged as the action's result.")
+        var echo: JSON?
+        let deadline = Date().addingTimeInterval(30)
+        while echo == nil && Date() < deadline {
+            let (_, actions) = try await mistral.request("GET", "/actions?limit=1000")
+            echo = actions["actions"]?.arrayValue?.first { $0["name"]?.stringValue == "\(prefix).debug.echo" }
+            if echo == nil { try await Task.sleep(for: .milliseconds(500)) }
+        }
+        let registeredEcho = try #require(echo, "Mistral's /v2/actions does not list \(prefix).debug.echo")
+        #expect(registeredEcho["input"] == "output")
+        #expect(registeredEcho["description"] == "Returns `output` unchanged as the action's result.")
         let (_, dynamic) = try await mistral.request("GET", "/dynamic_actions?limit=1000")
         #expect(dynamic["dynamic_actions"]?.arrayValue?.contains { $0["name"]?.stringValue == "\(prefix).debug.sleep" } == true)
 
