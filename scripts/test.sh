@@ -53,6 +53,12 @@ MA_TEST_DISRUPTIVE=1 swift test --skip-build --filter BrokerRestartTests
 mistral_was_running=$(scripts/mistral.sh status | grep -c "api+engine: running" || true)
 MA_HEARTBEAT_INTERVAL=2 MA_HEARTBEAT_MAX_MISSED=2 MA_FIRST_HEARTBEAT_TIMEOUT=3 scripts/mistral.sh start
 eval "$(scripts/mistral.sh env)"
+# Rows left in Mistral's database by an interrupted earlier run of the tests
+# (each test removes its own); a broken one would fail Mistral's action listing.
+psql "$MA_TEST_MISTRAL_DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "
+    DELETE FROM dynamic_action_definitions
+     WHERE code_source_name LIKE 'sync\_test\_%' OR code_source_name LIKE 'foreign\_%' OR code_source_name LIKE 'cli\_test\_%';
+    DELETE FROM code_sources WHERE name LIKE 'sync\_test\_%' OR name LIKE 'foreign\_%' OR name LIKE 'cli\_test\_%';"
 
 # --- the main pass: in parallel; prints the closing summary ---------------------
 log "main test pass"
