@@ -13,7 +13,10 @@ import PackageDescription
 //   ActionDiscoveryTool/-Plugin  build step listing every MistralAction type of a target
 //   ActionCatalog            the actions this binary ships (one file each)
 //   ActionSync               keeps Mistral's code_sources / dynamic_action_definitions in step (libpq)
-//   Worker                   the executor service: consume, route, run, heartbeat, report, relay
+//   OpenStackClient          OpenStack over HTTP: credentials from the request, catalog, retries, limits
+//   OpenStackSimulator       a faithful OpenStack API simulator (Keystone, Cinder, Nova, Glance, Trove)
+//   openstack-simulator      its executable (tests and the README demo use it)
+//   CommandRunner            runs allowlisted local commands in their own process group
 //   Worker                   the executor service: consume, route, run, heartbeat, report, relay
 //   MistralActionsCLI        the commands of `mistral-actions` (callable from tests)
 //   mistral-actions          the thin executable
@@ -28,11 +31,15 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mistral-actions", targets: ["mistral-actions"]),
+        .executable(name: "openstack-simulator", targets: ["openstack-simulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -105,10 +112,52 @@ let package = Package(
             dependencies: ["ActionDiscoveryTool"]
         ),
         .target(
+            name: "OpenStackClient",
+            dependencies: [
+                "OrderedJSON",
+                "OsloMessaging",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "OpenStackSimulator",
+            dependencies: [
+                "OrderedJSON",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "openstack-simulator",
+            dependencies: [
+                "OpenStackSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "CommandRunner",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "ActionCatalog",
             dependencies: [
                 "ActionKit",
                 "OrderedJSON",
+                "OsloMessaging",
+                "OpenStackClient",
+                "CommandRunner",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings,
             plugins: ["ActionDiscoveryPlugin"]
@@ -146,6 +195,8 @@ let package = Package(
                 "ActionKit",
                 "ActionCatalog",
                 "ActionSync",
+                "OpenStackClient",
+                "CommandRunner",
                 "Worker",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -224,6 +275,41 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "OpenStackClientTests",
+            dependencies: [
+                "OpenStackClient", "OrderedJSON", "OsloMessaging",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "OpenStackSimulatorTests",
+            dependencies: [
+                "OpenStackSimulator", "OrderedJSON",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CommandRunnerTests",
+            dependencies: ["CommandRunner"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ActionCatalogTests",
+            dependencies: [
+                "ActionCatalog", "ActionKit", "OpenStackClient", "OpenStackSimulator", "CommandRunner",
+                "OrderedJSON", "OsloMessaging",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

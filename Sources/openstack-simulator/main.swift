@@ -1,0 +1,1 @@
+print("openstack-simulator: not implemented yet")
