@@ -69,7 +69,11 @@ public struct OpenStackError: Error, Sendable, Equatable, CustomStringConvertibl
     }
 
     public var description: String {
-        let who = service.map { "\($0.projectName) " } ?? ""
-        return "\(who)\(method) \(path): \(message)"
+        let who = service.map(\.projectName)
+        // Errors that precede any request (no endpoint, no credentials)
+        // may have no request line.
+        let request = [method, path].filter { !$0.isEmpty }.joined(separator: " ")
+        let prefix = [who ?? "", request].filter { !$0.isEmpty }.joined(separator: " ")
+        return prefix.isEmpty ? message : "\(prefix): \(message)"
     }
 }

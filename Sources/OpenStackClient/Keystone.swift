@@ -1,0 +1,172 @@
+import Logging
+import OrderedJSON
+
+/// A token of the service user (`[keystone_authtoken]`), with what came in
+/// its body.
+struct ServiceToken: Sendable {
+    var id: String
+    /// Seconds since 1970; nil when Keystone did not say.
+    var expiresAt: Double?
+    var projectID: String?
+    var catalog: ServiceCatalog?
+
+    /// A cached token is replaced this long before it expires, so that no
+    /// request starts with a token about to lapse.
+    static let refreshMargin: Double = 5 * 60
+
+    func isUsable(now: Double = Timestamps.now()) -> Bool {
+        guard let expiresAt else { return true }
+        return now < expiresAt - Self.refreshMargin
+    }
+}
+
+/// The Keystone calls of the client: issuing the service token, validating
+/// a token, fetching a catalog.
+struct Keystone {
+    let executor: RequestExecutor
+
+    /// The password-auth body for `credentials`, project-scoped by name.
+    static func passwordAuthBody(_ credentials: ServiceCredentials) -> JSON {
+        [
+            "auth": [
+                "identity": [
+                    "methods": ["password"],
+                    "password": [
+                        "user": [
+                            "name": .string(credentials.username),
+                            "domain": ["name": .string(credentials.userDomainName)],
+                            "password": .string(credentials.password),
+                        ]
+                    ],
+                ],
+                "scope": [
+                    "project": [
+                        "name": .string(credentials.projectName),
+                        "domain": ["name": .string(credentials.projectDomainName)],
+                    ]
+                ],
+            ]
+        ]
+    }
+
+    /// `POST {auth}/v3/auth/tokens` with the service user's password.
+    func issueServiceToken(_ credentials: ServiceCredentials, logger: Logger) async throws -> ServiceToken {
+        let path = "/v3/auth/tokens"
+        let body: [UInt8]
+        do {
+            body = try Self.passwordAuthBody(credentials).encoded(style: .compact)
+        } catch {
+            throw OpenStackError(
+                kind: .invalidResponse("cannot encode the token request: \(error)"), service: .identity,
+                method: "POST", path: path)
+        }
+        let call = HTTPCall(
+            service: .identity, method: "POST", url: IdentityURL.make(authURL: credentials.authURL, path: "auth/tokens"),
+            path: path, headers: Self.jsonHeaders(token: nil, hasBody: true), body: body,
+            // Issuing a second token does no harm.
+            isIdempotent: true,
+            tls: TLSOptions(insecure: credentials.insecure, caFile: credentials.caFile),
+            redaction: Redaction(secrets: [credentials.password]))
+        let result = try await executor.execute(call, logger: logger)
+        guard (200..<300).contains(result.status) else {
+            let failure = ErrorBody(body: result.body)
+            let message = call.redaction.apply(failure.message)
+            if result.status == 401 {
+                throw OpenStackError(
+                    kind: .unauthenticated(
+                        "Keystone rejected the service credentials of [keystone_authtoken] (\(credentials))"
+                            + (message.isEmpty ? "" : ": \(message)")),
+                    service: .identity, method: "POST", path: path)
+            }
+            throw OpenStackError(
+                kind: .http(status: result.status, fault: failure.fault, message: message), service: .identity,
+                method: "POST", path: path, retryAfterSeconds: RetryAfter.seconds(result.header("Retry-After")))
+        }
+        guard let id = result.header("X-Subject-Token"), !id.isEmpty else {
+            throw OpenStackError(
+                kind: .invalidResponse("Keystone issued a token without an X-Subject-Token header"),
+                service: .identity, method: "POST", path: path)
+        }
+        let token = try Self.tokenBody(result, method: "POST", path: path)
+        return ServiceToken(
+            id: id,
+            expiresAt: token["expires_at"]?.stringValue.flatMap(Timestamps.parseISO8601),
+            projectID: token["project"]?["id"]?.stringValue,
+            catalog: ServiceCatalog(json: .object(token)))
+    }
+
+    /// `GET {auth}/v3/auth/tokens`: validates `subjectToken` with the
+    /// service token and returns the subject token's body (`token`).
+    ///
+    /// - Throws: ``OpenStackError`` `.http` with Keystone's status: 401 when
+    ///   the service token is not accepted, 404 when the subject token is not.
+    func validate(
+        subjectToken: String, serviceToken: String, credentials: ServiceCredentials, logger: Logger
+    ) async throws -> JSONObject {
+        let path = "/v3/auth/tokens"
+        var headers = Self.jsonHeaders(token: serviceToken, hasBody: false)
+        headers.append((name: "X-Subject-Token", value: subjectToken))
+        let call = HTTPCall(
+            service: .identity, method: "GET", url: IdentityURL.make(authURL: credentials.authURL, path: "auth/tokens"),
+            path: path, headers: headers, body: nil, isIdempotent: true,
+            tls: TLSOptions(insecure: credentials.insecure, caFile: credentials.caFile),
+            redaction: Redaction(secrets: [subjectToken, serviceToken]))
+        let result = try await executor.execute(call, logger: logger)
+        guard (200..<300).contains(result.status) else { throw Self.httpError(result, call: call) }
+        return try Self.tokenBody(result, method: "GET", path: path)
+    }
+
+    /// `GET {authURL}/v3/auth/catalog` with the user's own token.
+    func catalog(
+        authURL: String, token: String, tls: TLSOptions, logger: Logger
+    ) async throws -> ServiceCatalog {
+        let path = "/v3/auth/catalog"
+        let call = HTTPCall(
+            service: .identity, method: "GET", url: IdentityURL.make(authURL: authURL, path: "auth/catalog"),
+            path: path, headers: Self.jsonHeaders(token: token, hasBody: false), body: nil, isIdempotent: true,
+            tls: tls, redaction: Redaction(secrets: [token]))
+        let result = try await executor.execute(call, logger: logger)
+        guard (200..<300).contains(result.status) else {
+            let error = Self.httpError(result, call: call)
+            if result.status == 401 || result.status == 404 {
+                throw OpenStackError(
+                    kind: .unauthenticated("Keystone does not accept the request's token: \(error.message)"),
+                    service: .identity, method: "GET", path: path)
+            }
+            throw error
+        }
+        guard let json = try? JSON(parsing: result.body), let catalog = ServiceCatalog(json: json) else {
+            throw OpenStackError(
+                kind: .invalidResponse("Keystone's catalog is not a {\"catalog\": [...]} object"), service: .identity,
+                method: "GET", path: path)
+        }
+        return catalog
+    }
+
+    static func jsonHeaders(token: String?, hasBody: Bool) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = [
+            (name: "Accept", value: "application/json"),
+            (name: "User-Agent", value: OpenStackClient.userAgent),
+        ]
+        if hasBody { headers.append((name: "Content-Type", value: "application/json")) }
+        if let token { headers.append((name: "X-Auth-Token", value: token)) }
+        return headers
+    }
+
+    static func httpError(_ result: HTTPResult, call: HTTPCall) -> OpenStackError {
+        let failure = ErrorBody(body: result.body)
+        return OpenStackError(
+            kind: .http(status: result.status, fault: failure.fault, message: call.redaction.apply(failure.message)),
+            service: call.service, method: call.method, path: call.path,
+            retryAfterSeconds: RetryAfter.seconds(result.header("Retry-After")))
+    }
+
+    private static func tokenBody(_ result: HTTPResult, method: String, path: String) throws -> JSONObject {
+        guard let json = try? JSON(parsing: result.body), let token = json["token"]?.objectValue else {
+            throw OpenStackError(
+                kind: .invalidResponse("Keystone's answer is not a {\"token\": {...}} object"), service: .identity,
+                method: method, path: path)
+        }
+        return token
+    }
+}
