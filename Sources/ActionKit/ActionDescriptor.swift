@@ -11,13 +11,17 @@ public struct ActionDescriptor: Sendable {
     public let description: String
     /// The parameters, in declaration order.
     public let parameters: [ParameterDefinition]
+    /// The `**kwargs` catch-all, when the action declares one.
+    public let keywordArguments: KeywordArgumentsDefinition?
 
     /// Reads the action's declaration.
     public init(_ type: any MistralAction.Type) {
         self.type = type
         self.name = type.name
         self.description = type.description
-        self.parameters = ParameterReflection.parameters(of: type.init()).map(\.definition)
+        let instance = type.init()
+        self.parameters = ParameterReflection.parameters(of: instance).map(\.definition)
+        self.keywordArguments = ParameterReflection.keywordArguments(of: instance)?.definition
     }
 
     /// The name Mistral knows the action by: `<prefix>.<name>`.
@@ -40,10 +44,12 @@ public struct ActionDescriptor: Sendable {
     /// (`volume_id, status="available"`), exactly what Mistral derives from the
     /// registered stub's `__init__` signature.
     public var inputString: String {
-        parameters.map { parameter in
+        var items = parameters.map { parameter in
             guard let defaultValue = parameter.defaultValue else { return parameter.name }
             return "\(parameter.name)=\(defaultValue.pythonText)"
-        }.joined(separator: ", ")
+        }
+        if let keywordArguments { items.append("**\(keywordArguments.name)") }
+        return items.joined(separator: ", ")
     }
 
     /// Builds an instance whose parameters hold the request's input.
@@ -53,12 +59,18 @@ public struct ActionDescriptor: Sendable {
     public func instantiate(input: JSONObject) throws(ActionInputError) -> any MistralAction {
         let action = type.init()
         let parameters = ParameterReflection.parameters(of: action)
+        let catchAll = ParameterReflection.keywordArguments(of: action)
         var problems: [ActionInputError.Problem] = []
         var seen = Set<String>()
+        var extra = JSONObject()
         for (key, value) in input {
             seen.insert(key)
             guard let parameter = parameters.first(where: { $0.definition.name == key }) else {
-                problems.append(.unexpected(name: key))
+                if catchAll != nil {
+                    extra.updateValue(value, forKey: key)
+                } else {
+                    problems.append(.unexpected(name: key))
+                }
                 continue
             }
             do {
@@ -73,6 +85,7 @@ public struct ActionDescriptor: Sendable {
         guard problems.isEmpty else {
             throw ActionInputError(action: name, problems: problems)
         }
+        catchAll?.assign(extra)
         return action
     }
 }
@@ -123,6 +136,10 @@ enum ParameterReflection {
             }
             return Found(definition: definition, parameter: parameter)
         }
+    }
+
+    static func keywordArguments(of action: any MistralAction) -> (any AnyKeywordArguments)? {
+        Mirror(reflecting: action).children.lazy.compactMap { $0.value as? any AnyKeywordArguments }.first
     }
 
     /// `volumeID` → `volume_id`, `backupName` → `backup_name`, `httpURLPath` → `http_url_path`.

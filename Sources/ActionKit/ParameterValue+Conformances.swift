@@ -42,7 +42,12 @@ extension Double: ParameterValue {
         default: throw ParameterTypeMismatch(expected: Self.parameterTypeDescription)
         }
     }
-    public var parameterJSON: JSON { .double(self) }
+    /// A whole number is written as an integer, so that a default reads
+    /// `interval=5` (as a Python `interval=5` would), not `interval=5.0`.
+    public var parameterJSON: JSON {
+        if rounded() == self, abs(self) < 9.0e15 { return .integer(Int64(self)) }
+        return .double(self)
+    }
     public static var parameterTypeDescription: String { "a number" }
 }
 

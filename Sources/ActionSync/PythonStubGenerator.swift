@@ -49,6 +49,9 @@ public enum PythonStubGenerator {
                 signature.append(parameter.name)
             }
         }
+        if let keywordArguments = descriptor.keywordArguments {
+            signature.append("**\(keywordArguments.name)")
+        }
         var lines = [
             "class \(className)(_SwiftAction):",
             // A string assigned to __doc__ instead of a docstring literal: any
@@ -61,6 +64,9 @@ public enum PythonStubGenerator {
         ]
         for parameter in descriptor.parameters {
             lines.append("        self.\(parameter.name) = \(parameter.name)")
+        }
+        if let keywordArguments = descriptor.keywordArguments {
+            lines.append("        self.\(keywordArguments.name) = \(keywordArguments.name)")
         }
         return lines
     }

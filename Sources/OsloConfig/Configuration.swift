@@ -253,6 +253,12 @@ public struct Configuration: Sendable, Equatable {
         public var execOutputLimit = 1_048_576
         /// `max_chain_length`, default 5.
         public var maxChainLength = 5
+        /// `openstack_request_timeout`, default 60 s.
+        public var openStackRequestTimeout: Duration = .seconds(60)
+        /// `openstack_retries`, default 4.
+        public var openStackRetries = 4
+        /// `openstack_max_concurrent_requests`, default 16.
+        public var openStackMaxConcurrentRequests = 16
 
         public init() {}
     }

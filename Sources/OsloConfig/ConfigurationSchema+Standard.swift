@@ -152,6 +152,26 @@ extension ConfigurationSchema {
             .integer(
                 "exec_output_limit", default: 1_048_576, min: 1,
                 help: "The most bytes of a local command's output that are kept; the rest is cut off."),
+            .duration(
+                "openstack_request_timeout", default: "60s", min: .milliseconds(100),
+                help: """
+                    How long one OpenStack API request may take (connecting, sending, \
+                    the answer). An action that waits for a status makes many requests.
+                    """),
+            .integer(
+                "openstack_retries", default: 4, min: 0,
+                help: """
+                    How many times a read (GET) is repeated after a 5xx, a 429, a reset \
+                    connection or a timeout, with backoff that honours Retry-After. \
+                    Writes are repeated only when the connection could not be made.
+                    """),
+            .integer(
+                "openstack_max_concurrent_requests", default: 16, min: 1,
+                help: """
+                    The most requests in flight to one OpenStack service endpoint, over \
+                    all actions of the worker; more wait their turn, so a burst of \
+                    workflows cannot flood one API.
+                    """),
             .integer(
                 "max_chain_length", default: 5, min: 1,
                 help: """

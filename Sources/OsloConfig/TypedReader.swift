@@ -120,6 +120,9 @@ struct TypedReader {
         mistralActions.execTimeout = try duration(own, "exec_timeout")
         mistralActions.execOutputLimit = try integer(own, "exec_output_limit")
         mistralActions.maxChainLength = try integer(own, "max_chain_length")
+        mistralActions.openStackRequestTimeout = try duration(own, "openstack_request_timeout")
+        mistralActions.openStackRetries = try integer(own, "openstack_retries")
+        mistralActions.openStackMaxConcurrentRequests = try integer(own, "openstack_max_concurrent_requests")
         configuration.mistralActions = mistralActions
 
         configuration.database.connection = try optionalString("database", "connection")

@@ -1,0 +1,103 @@
+import ActionKit
+import OpenStackClient
+import OrderedJSON
+
+/// The worker's OpenStack session, shared by every OpenStack action.
+public enum OpenStackSessionKey: ActionServiceKey {
+    public typealias Value = OpenStackSession
+}
+
+/// Settings of the backup actions (`[mistral_actions] max_chain_length`).
+public struct BackupSettings: Sendable, Equatable {
+    /// The most backups in one chain (the full one included).
+    public var maxChainLength: Int
+
+    public init(maxChainLength: Int = 5) {
+        self.maxChainLength = maxChainLength
+    }
+}
+
+public enum BackupSettingsKey: ActionServiceKey {
+    public typealias Value = BackupSettings
+}
+
+extension ActionContext {
+    /// A client acting with the request's credentials. `region` is the
+    /// action's `action_region` input, which wins over the request's region.
+    func openStack(region: String?) throws -> OpenStackClient {
+        guard let session = services[OpenStackSessionKey.self] else {
+            throw ActionFailure("OpenStack access is not set up in this mistral-actions worker")
+        }
+        return session.client(
+            credentials: OpenStackCredentials(securityContext: security),
+            region: region.flatMap { $0.isEmpty ? nil : $0 },
+            logger: logger
+        )
+    }
+
+    var backupSettings: BackupSettings {
+        services[BackupSettingsKey.self] ?? BackupSettings()
+    }
+}
+
+extension OpenStackResponse {
+    /// The object under `key` of the body (`{"backup": {...}}`).
+    func object(_ key: String, service: OpenStackService, method: String, path: String) throws -> JSONObject {
+        guard let object = body?[key]?.objectValue else {
+            throw OpenStackError(
+                kind: .invalidResponse("no \"\(key)\" object in the answer"),
+                service: service, method: method, path: path
+            )
+        }
+        return object
+    }
+}
+
+extension OpenStackClient {
+    /// `GET path` and the object under `key`.
+    func getObject(_ service: OpenStackService, _ path: String, key: String, microversion: String? = nil) async throws -> JSONObject {
+        try await get(service, path, microversion: microversion).object(key, service: service, method: "GET", path: path)
+    }
+}
+
+extension JSONObject {
+    func string(_ key: String) -> String? { self[key]?.stringValue }
+}
+
+/// A path segment with characters that would change the path escaped
+/// (ids come from workflow input).
+func pathSegment(_ value: String) -> String {
+    var result = ""
+    for byte in value.utf8 {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+            result.append(Character(Unicode.Scalar(byte)))
+        default:
+            result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+        }
+    }
+    return result
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// Rejects an empty id before any call: `GET /backups/` would list instead.
+func requireIdentifier(_ value: String, _ name: String) throws -> String {
+    let trimmed = value.trimmingWhitespace
+    guard !trimmed.isEmpty else { throw ActionFailure("\(name) must not be empty") }
+    return trimmed
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+        return String(scalars)
+    }
+}
