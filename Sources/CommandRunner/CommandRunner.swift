@@ -1,0 +1,99 @@
+import Foundation
+
+/// Runs local commands without a shell.
+///
+/// A pipeline's stages run in one new process group with default signal
+/// handling, standard input from `/dev/null` and a given environment. Their
+/// output is read, up to a limit, on a dedicated thread (never on Swift's
+/// cooperative pool). On timeout or task cancellation the whole group gets
+/// `SIGTERM`, then `SIGKILL` after a grace period. When the stages have
+/// exited, processes they left behind in the group are killed, and every
+/// stage is reaped: nothing the command started outlives the call, unless it
+/// left the process group on purpose.
+public enum CommandRunner {
+    /// The limits of one run.
+    public struct Options: Sendable, Hashable {
+        /// How long the pipeline may run before its process group is killed.
+        public var timeout: Duration
+        /// The most bytes kept of standard output, and of standard error.
+        public var outputLimit: Int
+        /// How long the processes get between `SIGTERM` and `SIGKILL`.
+        public var killGracePeriod: Duration
+        /// How long to keep reading after every stage has exited while
+        /// processes left behind still hold the output open.
+        public var pipeGracePeriod: Duration
+        /// The whole environment of the commands.
+        public var environment: [String: String]
+
+        public init(
+            timeout: Duration = .seconds(60),
+            outputLimit: Int = 1_048_576,
+            killGracePeriod: Duration = .seconds(2),
+            pipeGracePeriod: Duration = .milliseconds(500),
+            environment: [String: String] = ["PATH": CommandPolicy.defaultSearchPath, "LANG": "C.UTF-8"]
+        ) {
+            self.timeout = timeout
+            self.outputLimit = outputLimit
+            self.killGracePeriod = killGracePeriod
+            self.pipeGracePeriod = pipeGracePeriod
+            self.environment = environment
+        }
+    }
+
+    /// Resolves every stage's command in `searchPath`, without any allowlist
+    /// (for trusted callers; requests go through ``CommandPolicy/authorize(_:)``).
+    public static func resolve(
+        _ pipeline: CommandPipeline,
+        searchPath: String = CommandPolicy.defaultSearchPath
+    ) throws(CommandError) -> [Command] {
+        var commands: [Command] = []
+        for (stage, arguments) in pipeline.stages.enumerated() {
+            do {
+                let location = try ExecutableLookup.locate(arguments.first ?? "", searchPath: searchPath)
+                commands.append(Command(executable: location, arguments: arguments))
+            } catch {
+                var error = error
+                error.stage = stage
+                throw error
+            }
+        }
+        return commands
+    }
+
+    /// Runs commands connected by pipes: each stage's standard output is the
+    /// next one's standard input; the last one's is returned, and so is the
+    /// standard error of all.
+    ///
+    /// - Throws: ``CommandError`` when a stage cannot be started (the stages
+    ///   already started are killed and reaped); `CancellationError` when the
+    ///   task was cancelled before the pipeline finished (its process group
+    ///   has been killed and reaped by then).
+    public static func run(_ commands: [Command], options: Options) async throws -> CommandResult {
+        guard !commands.isEmpty else {
+            throw CommandError(code: .invalidCommandLine, message: "there is no command to run")
+        }
+        if let empty = commands.firstIndex(where: { $0.arguments.isEmpty }) {
+            throw CommandError(code: .invalidCommandLine, message: "pipeline stage \(empty + 1) has no arguments", stage: empty)
+        }
+        let control = try RunControl(stageCount: commands.count)
+        let outcome = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<PipelineExecution.Outcome, Never>) in
+                let thread = Thread {
+                    continuation.resume(returning: PipelineExecution(commands: commands, options: options, control: control).run())
+                }
+                thread.name = "command-runner"
+                thread.start()
+            }
+        } onCancel: {
+            control.cancel()
+        }
+        switch outcome {
+        case .finished(let result):
+            return result
+        case .failed(let error):
+            throw error
+        case .cancelled:
+            throw CancellationError()
+        }
+    }
+}
