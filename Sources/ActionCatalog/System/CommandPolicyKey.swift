@@ -1,0 +1,8 @@
+import ActionKit
+import CommandRunner
+
+/// The worker's command policy (`[mistral_actions] exec_*`), which decides
+/// what `system.exec` may run. Without one, the action is disabled.
+public enum CommandPolicyKey: ActionServiceKey {
+    public typealias Value = CommandPolicy
+}
