@@ -1,0 +1,171 @@
+import Logging
+import OrderedJSON
+import Synchronization
+
+/// The simulator behind the HTTP server: the locked cloud state, the control API and the
+/// per-request log line. Every call is short and synchronous, so it runs on the event loop.
+final class SimulatorCore: Sendable {
+    let baseURL: String
+    private let state: Mutex<CloudState>
+    /// What `reset` goes back to: the default seed (if enabled) and the configured extra seed.
+    private let seeds: [JSON]
+    private let logger: Logger
+
+    init(baseURL: String, configuration: SimulatorConfiguration) throws(SimulatorError) {
+        self.baseURL = baseURL
+        var seeds: [JSON] = []
+        if configuration.loadDefaultSeed { seeds.append(defaultSeed) }
+        if let extra = configuration.seed { seeds.append(extra) }
+        self.seeds = seeds
+        logger = configuration.logger
+        var initial = CloudState(baseURL: baseURL, settings: configuration.settings)
+        for seed in seeds {
+            _ = try initial.seed(seed)
+        }
+        state = Mutex(initial)
+    }
+
+    func withState<Result: Sendable>(_ body: (inout CloudState) throws(SimulatorError) -> Result) throws(SimulatorError)
+        -> Result
+    {
+        try state.withLock { (state: inout CloudState) throws(SimulatorError) -> Result in try body(&state) }
+    }
+
+    func access<Result: Sendable>(_ body: (inout CloudState) -> Result) -> Result {
+        state.withLock { body(&$0) }
+    }
+
+    /// Back to the seed state: resources re-seeded; faults, request log and pending transitions
+    /// cleared. Users, tokens and settings are kept.
+    func reset() {
+        state.withLock { state in
+            state.clearResources()
+            for seed in seeds {
+                _ = try? state.seed(seed)
+            }
+        }
+    }
+
+    // MARK: - Requests
+
+    func respond(to request: HTTPRequestData) -> HTTPResponseData {
+        let match = Router.match(request, baseURL: baseURL)
+        if case .control(let segments) = match {
+            let response = control(request, segments: segments)
+            logger.debug("\(request.method) \(request.path) \(response.status)")
+            return response
+        }
+        let response = state.withLock { $0.handleService(request, match: match) }
+        if response.resetConnection {
+            logger.info("\(request.method) \(request.path) reset")
+        } else {
+            logger.info("\(request.method) \(request.path) \(response.status)")
+        }
+        return response
+    }
+
+    // MARK: - Control API (`/_simulator/...`, no auth)
+
+    private func control(_ request: HTTPRequestData, segments: [String]) -> HTTPResponseData {
+        do throws(SimulatorError) {
+            return try routeControl(request, segments: segments)
+        } catch {
+            return .json(400, ["error": .string(error.message)])
+        }
+    }
+
+    private func body(_ request: HTTPRequestData) throws(SimulatorError) -> JSON {
+        switch request.jsonBody {
+        case .success(let json?): return json
+        case .success(nil): throw SimulatorError("a JSON body is required")
+        case .failure(let error): throw SimulatorError("the body is not valid JSON: \(error)")
+        }
+    }
+
+    private func routeControl(_ request: HTTPRequestData, segments: [String]) throws(SimulatorError) -> HTTPResponseData {
+        switch (request.method, segments) {
+        case ("GET", ["health"]):
+            return .json(200, ["status": "ok"])
+        case ("POST", ["reset"]):
+            reset()
+            return .json(200, ["status": "ok"])
+        case ("POST", ["seed"]):
+            let seed = try body(request)
+            return .json(200, try withState { (state: inout CloudState) throws(SimulatorError) -> JSON in try state.seed(seed) })
+        case ("GET", ["state"]):
+            return .json(200, access { $0.stateView() })
+        case ("GET", ["faults"]):
+            return .json(200, .array(access { $0.faults.map(\.rule.json) }))
+        case ("PUT", ["faults"]), ("POST", ["faults"]):
+            let json = try body(request)
+            guard let list = json.arrayValue ?? json["faults"]?.arrayValue else {
+                throw SimulatorError("expected a list of fault rules")
+            }
+            var rules: [FaultRule] = []
+            for item in list { rules.append(try FaultRule(json: item)) }
+            setFaults(rules)
+            return .json(200, .array(rules.map(\.json)))
+        case ("DELETE", ["faults"]):
+            setFaults([])
+            return .empty(204)
+        case ("GET", ["requests"]):
+            return .json(200, .array(access { $0.requestLog.map(\.json) }))
+        case ("DELETE", ["requests"]):
+            access { $0.requestLog = [] }
+            return .empty(204)
+        case ("POST", ["tokens", "expire"]):
+            return .json(200, ["expired": .integer(Int64(expireTokens()))])
+        case ("POST", ["tokens"]):
+            let json = (try? body(request)) ?? [:]
+            let issued = try issueToken(
+                user: json["user"]?.stringValue ?? SimulatorDefaults.adminUserName,
+                project: json["project"].map { $0.isNull ? nil : $0.stringValue } ?? SimulatorDefaults.demoProjectName,
+                includeCatalog: json["nocatalog"]?.boolValue != true)
+            return .json(201, ["id": .string(issued.id), "body": issued.response], headers: [("X-Subject-Token", issued.id)])
+        case ("GET", ["settings"]):
+            return .json(200, access { $0.settings.json })
+        case ("PUT", ["settings"]), ("POST", ["settings"]), ("PATCH", ["settings"]):
+            let json = try body(request)
+            let settings = try withState { (state: inout CloudState) throws(SimulatorError) -> SimulatorSettings in
+                var updated = state.settings
+                try updated.apply(json)
+                state.settings = updated
+                return updated
+            }
+            return .json(200, settings.json)
+        default:
+            return .json(404, ["error": .string("no control operation \(request.method) /_simulator/\(segments.joined(separator: "/"))")])
+        }
+    }
+
+    // MARK: - Operations shared by the control API and the Swift API
+
+    func setFaults(_ rules: [FaultRule]) {
+        access { $0.faults = rules.map { ActiveFault(rule: $0, remaining: $0.times) } }
+    }
+
+    /// Expires every issued token; returns how many were still valid.
+    @discardableResult
+    func expireTokens() -> Int {
+        access { state in
+            let now = state.clock.now()
+            var count = 0
+            for id in Array(state.identity.tokens.keys) {
+                guard let token = state.identity.tokens[id] else { continue }
+                if token.isValid(at: now) { count += 1 }
+                state.identity.tokens[id]?.expiresAt = now.adding(seconds: -1)
+            }
+            return count
+        }
+    }
+
+    func issueToken(user: String, project: String?, includeCatalog: Bool) throws(SimulatorError) -> IssuedToken {
+        try withState { (state: inout CloudState) throws(SimulatorError) -> IssuedToken in
+            let now = state.clock.now()
+            let token = try state.mintToken(userReference: user, projectReference: project, now: now)
+            return IssuedToken(
+                id: token.id, response: state.tokenBody(token, includeCatalog: includeCatalog),
+                expiresAt: token.expiresAt.keystoneFormat)
+        }
+    }
+}
