@@ -1,1 +1,0 @@
-print("openstack-simulator: not implemented yet")
