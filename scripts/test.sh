@@ -23,6 +23,7 @@ services=scripts/local-services.sh
 started=()
 mistral_was_running=1
 cleanup() {
+    scripts/simulator.sh stop || true
     [ "$mistral_was_running" = 0 ] && scripts/mistral.sh stop || true
     for s in "${started[@]}"; do "$services" stop "$s" || true; done
 }
@@ -41,6 +42,11 @@ MA_VENV=$(scripts/python-env.sh)
 export MA_VENV
 log "building"
 swift build --build-tests
+
+# The OpenStack simulator the end-to-end tests of the catalog call (through
+# real Mistral and the worker); its transitions are quick.
+MA_SIMULATOR_DELAY=0.2 scripts/simulator.sh start "$(swift build --show-bin-path)/openstack-simulator"
+eval "$(scripts/simulator.sh env)"
 
 # Tests that disturb the shared broker (restarts) run alone, first, before
 # Mistral starts.

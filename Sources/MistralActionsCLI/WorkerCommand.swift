@@ -1,9 +1,11 @@
 import AMQPClient
+import ActionCatalog
 import ActionKit
 import ActionSync
 import ArgumentParser
 import Foundation
 import Logging
+import OpenStackClient
 import OsloConfig
 import PostgresClient
 import ServiceLifecycle
@@ -41,9 +43,10 @@ struct WorkerCommand: AsyncParsableCommand {
         senderConfiguration.connectionName = amqp.connectionName + ":sender"
         let listener = AMQPConnection(configuration: listenerConfiguration, logger: logger)
         let sender = AMQPConnection(configuration: senderConfiguration, logger: logger)
+        let actionServices = WorkerActionServices(configuration: configuration, logger: logger)
         let worker = Worker(
             settings: settings, registry: environment.registry, codeSourceIDs: codeSourceIDs,
-            listener: listener, sender: sender, logger: logger
+            listener: listener, sender: sender, services: actionServices.services, logger: logger
         )
         logger.info("mistral-actions worker starting", metadata: [
             "version": "\(MistralActionsVersion.current)",
@@ -62,7 +65,13 @@ struct WorkerCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await actionServices.openStack.shutdown()
+            throw error
+        }
+        try? await actionServices.openStack.shutdown()
     }
 
     /// Registers the actions (or finds their code source) so that the

@@ -105,7 +105,8 @@ import Testing
             {"id": "b1", "status": "available", "is_incremental": true,
              "created_at": "2023-06-23T11:56:02.509831", "data_timestamp": "2023-06-23T11:50:00.000000", "name": "x"}
             """)
-        let backup = try #require(VolumeBackup(json: try #require(json.objectValue)))
+        let object = try #require(json.objectValue)
+        let backup = try #require(VolumeBackup(json: object))
         #expect(backup.isIncremental)
         #expect(backup.dataTimestamp < backup.createdAt)
         #expect(VolumeBackup(json: ["id": "x"]) == nil)

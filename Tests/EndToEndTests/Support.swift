@@ -14,6 +14,8 @@ enum TestEnvironment {
         variables["MA_TEST_MISTRAL_DATABASE_URL"] ?? "postgresql://mistral_actions:ma-secret@127.0.0.1:26432/mistral"
     }
     static var fallbackTopic: String { variables["MA_TEST_FALLBACK_TOPIC"] ?? "mistral_executor_python" }
+    /// The OpenStack simulator (scripts/simulator.sh).
+    static var simulatorURL: String { variables["MA_TEST_SIMULATOR_URL"] ?? "http://127.0.0.1:28500" }
 
     /// The `mistral-actions` binary built next to the test bundle.
     static var binary: String {
@@ -56,6 +58,16 @@ final class WorkerProcess: @unchecked Sendable {
 
             [action_heartbeat]
             check_interval = 1
+
+            # Mistral runs without Keystone: requests carry no token, so the
+            # OpenStack actions act as this user of the simulator's cloud.
+            [keystone_authtoken]
+            auth_url = \(TestEnvironment.simulatorURL)/identity
+            username = admin
+            password = secret
+            project_name = demo
+            user_domain_name = Default
+            project_domain_name = Default
 
             [mistral_actions]
             fallback_topic = \(TestEnvironment.fallbackTopic)
