@@ -9,14 +9,28 @@ struct ServiceToken: Sendable {
     var expiresAt: Double?
     var projectID: String?
     var catalog: ServiceCatalog?
+    /// When the cache lets the token go: ``refreshMargin`` before it
+    /// expires, so that no request starts with a token about to lapse, or
+    /// halfway through a lifetime shorter than twice the margin (so that a
+    /// cloud with short-lived tokens does not get a token request per call).
+    var refreshAt: Double?
 
-    /// A cached token is replaced this long before it expires, so that no
-    /// request starts with a token about to lapse.
     static let refreshMargin: Double = 5 * 60
 
+    init(
+        id: String, expiresAt: Double?, projectID: String? = nil, catalog: ServiceCatalog? = nil,
+        issuedAt: Double = Timestamps.now()
+    ) {
+        self.id = id
+        self.expiresAt = expiresAt
+        self.projectID = projectID
+        self.catalog = catalog
+        self.refreshAt = expiresAt.map { $0 - min(Self.refreshMargin, max(0, $0 - issuedAt) / 2) }
+    }
+
     func isUsable(now: Double = Timestamps.now()) -> Bool {
-        guard let expiresAt else { return true }
-        return now < expiresAt - Self.refreshMargin
+        guard let refreshAt else { return true }
+        return now < refreshAt
     }
 }
 

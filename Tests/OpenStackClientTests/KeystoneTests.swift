@@ -230,11 +230,15 @@ struct KeystoneTests {
         }
     }
 
-    @Test("the service token is replaced 5 minutes before it expires")
+    @Test("the service token is replaced 5 minutes before it expires, or halfway through a short life")
     func serviceTokenExpiry() {
         let now = 1_000_000.0
-        #expect(ServiceToken(id: "a", expiresAt: now + 301).isUsable(now: now))
-        #expect(!ServiceToken(id: "a", expiresAt: now + 299).isUsable(now: now))
-        #expect(ServiceToken(id: "a", expiresAt: nil).isUsable(now: now))
+        let issued = now - 3600
+        #expect(ServiceToken(id: "a", expiresAt: now + 301, issuedAt: issued).isUsable(now: now))
+        #expect(!ServiceToken(id: "a", expiresAt: now + 299, issuedAt: issued).isUsable(now: now))
+        #expect(ServiceToken(id: "a", expiresAt: nil, issuedAt: issued).isUsable(now: now))
+        let shortLived = ServiceToken(id: "a", expiresAt: now + 120, issuedAt: now)
+        #expect(shortLived.isUsable(now: now + 59))
+        #expect(!shortLived.isUsable(now: now + 61))
     }
 }

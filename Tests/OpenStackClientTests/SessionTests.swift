@@ -231,7 +231,7 @@ struct SessionTests {
             let credentials = try userCredentials(server)
             let started = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<6 {
+                for _ in 0..<6 {
                     // Different clients (actions), one session.
                     let client = session.client(credentials: credentials, logger: quietLogger)
                     group.addTask { _ = try await client.get(.compute, "/servers") }
