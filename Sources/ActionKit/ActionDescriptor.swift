@@ -66,8 +66,15 @@ public struct ActionDescriptor: Sendable {
         for (key, value) in input {
             seen.insert(key)
             guard let parameter = parameters.first(where: { $0.definition.name == key }) else {
-                if catchAll != nil {
-                    extra.updateValue(value, forKey: key)
+                if let catchAll {
+                    // Mistral instantiates the registered stub and sends its
+                    // attributes: the keyword arguments arrive as one object
+                    // under their own name (`kwargs: {...}`).
+                    if key == catchAll.definition.name, case .object(let members) = value {
+                        for (name, member) in members { extra.updateValue(member, forKey: name) }
+                    } else {
+                        extra.updateValue(value, forKey: key)
+                    }
                 } else {
                     problems.append(.unexpected(name: key))
                 }

@@ -130,6 +130,13 @@ import Testing
         #expect(DatabaseBackupPlanner.decide(backups: backups, maxChainLength: 5) == .incremental(parentID: "i1", chainLength: 3))
     }
 
+    @Test func aChildWithTheSameSecondIsTheNewer() {
+        // Trove's timestamps have whole seconds.
+        let backups = [backup("zz-full", at: 5), backup("aa-child", parent: "zz-full", at: 5)]
+        #expect(DatabaseBackupPlanner.decide(backups: backups, maxChainLength: 5) == .incremental(parentID: "aa-child", chainLength: 3))
+        #expect(DatabaseBackupPlanner.decide(backups: backups.reversed(), maxChainLength: 2) == .full(reason: "the current chain already has 2 backups (max_chain_length 2)"))
+    }
+
     @Test func longChainOrNoneMeansFull() {
         let chain = [backup("f", at: 1), backup("i1", parent: "f", at: 2), backup("i2", parent: "i1", at: 3)]
         #expect(DatabaseBackupPlanner.decide(backups: chain, maxChainLength: 3) == .full(reason: "the current chain already has 3 backups (max_chain_length 3)"))

@@ -345,6 +345,9 @@ struct OpenStackActionTests {
         #expect(cloud.simulator.requestLog().count >= 2, "a second page was not requested")
         let colon = try await cloud.run("glance.images.filter_by", ["name": "ubuntu:22.04"])
         #expect(colon.arrayValue?.first?["disk_format"] == "raw")
+        // As Mistral sends it: the registered stub's `kwargs` attribute.
+        let wrapped = try await cloud.run("glance.images.filter_by", ["kwargs": ["name": "ubuntu:22.04"], "wait_timeout": 0])
+        #expect(wrapped.arrayValue?.count == 1)
         let none = try await cloud.failure("glance.images.filter_by", ["name": "nothing-like-this"])
         #expect(none.contains("no image matches name=nothing-like-this"), "\(none)")
         let descriptor = try #require(cloud.registry.descriptor(named: "glance.images.filter_by"))

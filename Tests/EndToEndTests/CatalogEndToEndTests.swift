@@ -189,6 +189,7 @@ extension ExecutorEndToEndTests {
             let second = try await run("scheduled_database_backup", input)
             #expect(first.state == "SUCCESS" && second.state == "SUCCESS")
             #expect(first.output["incremental"] == false)
+            #expect(first.output["parent_id"] == .null)
             #expect(second.output["incremental"] == true)
             #expect(second.output["parent_id"] == first.output["backup_id"])
             #expect(second.output["chain_length"] == 2)
@@ -228,19 +229,21 @@ extension ExecutorEndToEndTests {
             let worker = try await WorkerProcess.start()
             defer { worker.kill() }
             let volume = try await newVolume("e2e-assert")
-            let (state, _, info) = try await mistral.runAction(
+            let (state, failure, _) = try await mistral.runAction(
                 "int32bit.cinder.volumes.assert_status", input: ["volume_id": .string(volume), "status": "in-use"],
                 params: ["run_sync": true])
             #expect(state == "ERROR")
-            #expect(info?.contains("volume \(volume) status is 'available', expected 'in-use'") == true, "\(info ?? "")")
+            let message = failure["result"]?.stringValue ?? ""
+            #expect(message.contains("volume \(volume) status is 'available', expected 'in-use'"), "\(failure)")
             let (okState, output, _) = try await mistral.runAction(
                 "int32bit.cinder.volumes.assert_status", input: ["volume_id": .string(volume)], params: ["run_sync": true])
             #expect(okState == "SUCCESS")
             #expect(output["result"] == true)
-            let (missingState, _, missingInfo) = try await mistral.runAction(
+            let (missingState, missingOutput, _) = try await mistral.runAction(
                 "int32bit.nova.servers.get_status", input: ["server_id": "no-such-server"], params: ["run_sync": true])
             #expect(missingState == "ERROR")
-            #expect(missingInfo?.contains("404") == true && missingInfo?.contains("could not be found") == true, "\(missingInfo ?? "")")
+            let missing = missingOutput["result"]?.stringValue ?? ""
+            #expect(missing.contains("404") && missing.contains("could not be found"), "\(missingOutput)")
             #expect(try await worker.terminate() == 0)
         }
     }

@@ -15,7 +15,7 @@ struct CinderBackupCreateChainAware: MistralAction {
         it holds fewer than max_chain_length backups the new backup is
         incremental (Cinder makes the latest available backup its parent);
         otherwise, or when no full backup is available, it is full. The
-        backup is named <volume name>_backup_<UTC time>.
+        backup is named {volume name}_backup_{UTC time}.
 
         With wait_timeout > 0 the action waits until the new backup is
         available. With keep_chains = N (which needs wait_timeout) it then
@@ -89,6 +89,7 @@ struct CinderBackupCreateChainAware: MistralAction {
         case .full(let reason):
             result.updateValue(false, forKey: "incremental")
             result.updateValue(1, forKey: "chain_length")
+            result.updateValue(.null, forKey: "parent_id")
             result.updateValue(.string("full backup: \(reason)"), forKey: "reason")
         case .incremental(let parentID, let length):
             result.updateValue(true, forKey: "incremental")

@@ -7,7 +7,7 @@ import OrderedJSON
 struct CinderSnapshotCreate: MistralAction {
     static let name = "cinder.snapshots.create_snapshot"
     static let description = """
-        Creates a snapshot of a volume, named <volume name>_snap_<UTC time>.
+        Creates a snapshot of a volume, named {volume name}_snap_{UTC time}.
 
         Returns the snapshot as Cinder answers (status "creating"); with
         wait_timeout > 0 it waits until the snapshot is available and

@@ -116,7 +116,12 @@ enum DatabaseBackupPlanner {
     static func decide(backups: [DatabaseBackup], maxChainLength: Int) -> Decision {
         let byID = Dictionary(backups.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         let completed = backups.filter { $0.status == "COMPLETED" }
-        guard let latest = completed.max(by: { ($0.updated, $0.created, $0.id) < ($1.updated, $1.created, $1.id) }) else {
+        // Trove's timestamps have whole seconds: a backup and its child can
+        // share one, and the child (the deeper one) is the newer.
+        func depth(_ backup: DatabaseBackup) -> Int { chainLength(of: backup, in: byID) ?? 0 }
+        guard let latest = completed.max(by: {
+            ($0.updated, depth($0), $0.created, $0.id) < ($1.updated, depth($1), $1.created, $1.id)
+        }) else {
             return .full(reason: backups.isEmpty ? "the instance has no backup yet" : "no completed backup to build on")
         }
         guard let length = chainLength(of: latest, in: byID) else {

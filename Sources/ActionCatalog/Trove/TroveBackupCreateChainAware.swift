@@ -13,7 +13,7 @@ struct TroveBackupCreateChainAware: MistralAction {
         (given to Trove as parent_id) while that backup's chain holds fewer
         than max_chain_length backups; otherwise, or when there is none or
         its chain is broken, it is full. The backup is named
-        <instance name>_backup_<UTC time>. With wait_timeout > 0 the action
+        {instance name}_backup_{UTC time}. With wait_timeout > 0 the action
         waits until the backup is COMPLETED; with keep_chains = N (which
         needs wait_timeout) it then deletes full backups older than the
         newest N, which deletes their chains. The instance must be ACTIVE or
@@ -58,7 +58,7 @@ struct TroveBackupCreateChainAware: MistralAction {
         switch decision {
         case .full(let reason):
             parentID = nil
-            result = ["incremental": false, "chain_length": 1, "reason": .string("full backup: \(reason)")]
+            result = ["incremental": false, "chain_length": 1, "parent_id": .null, "reason": .string("full backup: \(reason)")]
         case .incremental(let parent, let length):
             parentID = parent
             result = [
