@@ -117,7 +117,8 @@ extension ExecutorEndToEndTests {
             #expect(execution.output["image_status"] == "active")
             let images = try await simulator.state()["images"]?.arrayValue ?? []
             let image = images.first { $0["name"]?.stringValue == name }
-            #expect(image?["instance_uuid"]?.stringValue == server)
+            #expect(image?["properties"]?["instance_uuid"]?.stringValue == server)
+            #expect(image?["properties"]?["image_type"] == "snapshot")
             #expect(try await worker.terminate() == 0)
         }
 
