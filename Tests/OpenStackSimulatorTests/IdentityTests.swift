@@ -20,7 +20,7 @@ struct IdentityTests {
             let body = passwordAuth(
                 user: ["id": .string(SimulatorDefaults.adminUserID)], password: "secret",
                 scope: ["project": ["id": .string(SimulatorDefaults.demoProjectID)]])
-            let response = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: body, token: .some(nil))
+            let response = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: body, token: .none)
             #expect(response.status == 201)
             let tokenID = try #require(response.header("X-Subject-Token"))
             #expect(tokenID.hasPrefix("gAAAAAB"))
@@ -40,7 +40,7 @@ struct IdentityTests {
 
             // The token works on a service.
             let volume = try await harness.send(
-                .GET, harness.cinder + "/volumes/" + SimulatorDefaults.demoVolumeID, token: .some(tokenID))
+                .GET, harness.cinder + "/volumes/" + SimulatorDefaults.demoVolumeID, token: .token(tokenID))
             #expect(volume.status == 200)
         }
     }
@@ -51,7 +51,7 @@ struct IdentityTests {
             let body = passwordAuth(
                 user: ["name": "mistral", "domain": ["name": "Default"]], password: "mistral-secret",
                 scope: ["project": ["name": "service", "domain": ["id": "default"]]])
-            let response = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: body, token: .some(nil))
+            let response = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: body, token: .none)
             #expect(response.status == 201)
             #expect(response.json[path: "token", "user", "id"] == .string(SimulatorDefaults.mistralUserID))
             #expect(response.json[path: "token", "project", "id"] == .string(SimulatorDefaults.serviceProjectID))
@@ -65,7 +65,7 @@ struct IdentityTests {
             let wrong = passwordAuth(
                 user: ["name": "admin", "domain": ["id": "default"]], password: "nope",
                 scope: ["project": ["name": "demo", "domain": ["id": "default"]]])
-            let response = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: wrong, token: .some(nil))
+            let response = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: wrong, token: .none)
             #expect(response.status == 401)
             #expect(
                 response.json
@@ -80,7 +80,7 @@ struct IdentityTests {
             let noRole = passwordAuth(
                 user: ["name": "mistral", "domain": ["id": "default"]], password: "mistral-secret",
                 scope: ["project": ["id": .string(SimulatorDefaults.demoProjectID)]])
-            let denied = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: noRole, token: .some(nil))
+            let denied = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: noRole, token: .none)
             #expect(denied.status == 401)
         }
     }
@@ -92,13 +92,13 @@ struct IdentityTests {
                 user: ["id": .string(SimulatorDefaults.adminUserID)], password: "secret",
                 scope: ["project": ["id": .string(SimulatorDefaults.demoProjectID)]])
             let response = try await harness.send(
-                .POST, harness.keystone + "/auth/tokens?nocatalog", body: scoped, token: .some(nil))
+                .POST, harness.keystone + "/auth/tokens?nocatalog", body: scoped, token: .none)
             #expect(response.status == 201)
             #expect(response.json[path: "token", "catalog"] == .null)
             #expect(response.json[path: "token", "project", "name"] == "demo")
 
             let unscoped = passwordAuth(user: ["id": .string(SimulatorDefaults.adminUserID)], password: "secret", scope: nil)
-            let plain = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: unscoped, token: .some(nil))
+            let plain = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: unscoped, token: .none)
             #expect(plain.status == 201)
             #expect(plain.json[path: "token", "catalog"] == .null)
             #expect(plain.json[path: "token", "project"] == .null)
@@ -152,11 +152,11 @@ struct IdentityTests {
             #expect(unknown.status == 404)
             #expect(unknown.json[path: "error", "message"] == "Could not find token: bogus.")
 
-            let noCaller = try await harness.send(.GET, url, token: .some(nil), headers: [("X-Subject-Token", subject.id)])
+            let noCaller = try await harness.send(.GET, url, token: .none, headers: [("X-Subject-Token", subject.id)])
             #expect(noCaller.status == 401)
 
             // The catalog route works for a token issued without one.
-            let catalog = try await harness.send(.GET, harness.keystone + "/auth/catalog", token: .some(subject.id))
+            let catalog = try await harness.send(.GET, harness.keystone + "/auth/catalog", token: .token(subject.id))
             #expect(catalog.status == 200)
             #expect(catalog.json[path: "catalog"].arrayValue?.count == 6)
             #expect(catalog.json[path: "links", "self"].stringValue?.hasSuffix("/v3/auth/catalog") == true)
@@ -165,7 +165,7 @@ struct IdentityTests {
             #expect(revoked.status == 204)
             let gone = try await harness.send(.GET, url, headers: [("X-Subject-Token", subject.id)])
             #expect(gone.status == 404)
-            let unusable = try await harness.send(.GET, harness.cinder + "/volumes", token: .some(subject.id))
+            let unusable = try await harness.send(.GET, harness.cinder + "/volumes", token: .token(subject.id))
             #expect(unusable.status == 401)
         }
     }
@@ -180,7 +180,7 @@ struct IdentityTests {
                     "scope": ["project": ["id": .string(SimulatorDefaults.demoProjectID)]],
                 ]
             ]
-            let response = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: rescope, token: .some(nil))
+            let response = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: rescope, token: .none)
             #expect(response.status == 201)
             #expect(response.json[path: "token", "methods"] == ["token", "password"])
             #expect(response.json[path: "token", "expires_at"] == .string(unscoped.expiresAt))
@@ -193,7 +193,7 @@ struct IdentityTests {
                     "scope": ["OS-TRUST:trust": ["id": .string(SimulatorDefaults.demoTrustID)]],
                 ]
             ]
-            let trusted = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: trust, token: .some(nil))
+            let trusted = try await harness.send(.POST, harness.keystone + "/auth/tokens", body: trust, token: .none)
             #expect(trusted.status == 201)
             #expect(trusted.json[path: "token", "project", "id"] == .string(SimulatorDefaults.demoProjectID))
             #expect(trusted.json[path: "token", "OS-TRUST:trust", "id"] == .string(SimulatorDefaults.demoTrustID))
@@ -204,10 +204,10 @@ struct IdentityTests {
     @Test("the bare auth URL serves a version list, /identity/v3 a version document")
     func versions() async throws {
         try await SimulatorHarness.run { harness in
-            let list = try await harness.send(.GET, harness.simulator.authURL, token: .some(nil))
+            let list = try await harness.send(.GET, harness.simulator.authURL, token: .none)
             #expect(list.status == 300)
             #expect(list.json[path: "versions", "values"].arrayValue?.first?["id"] == "v3.14")
-            let document = try await harness.send(.GET, harness.keystone, token: .some(nil))
+            let document = try await harness.send(.GET, harness.keystone, token: .none)
             #expect(document.status == 200)
             #expect(document.json[path: "version", "status"] == "stable")
         }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import NIOHTTP1
 import OpenStackSimulator
 import OrderedJSON
 import Testing
@@ -44,18 +45,31 @@ struct SimulatorHarness {
     var trove: String { simulator.endpointURL(.database) }
     var keystone: String { simulator.authURL + "/v3" }
 
-    /// Sends a request; `token: nil` sends none, the default sends the harness token.
+    /// Which `X-Auth-Token` a request carries.
+    enum Credential {
+        case harness
+        case none
+        case token(String)
+    }
+
+    /// The methods the tests use (kept here so test files need not import NIOHTTP1).
+    enum Method: String {
+        case GET, POST, PUT, DELETE, HEAD
+    }
+
+    /// Sends a request with the harness token unless told otherwise.
     func send(
-        _ method: HTTPMethod, _ url: String, body: JSON? = nil, token: String?? = .none,
+        _ method: Method, _ url: String, body: JSON? = nil, token: Credential = .harness,
         microversion: String? = nil, headers: [(String, String)] = []
     ) async throws -> TestResponse {
         var request = HTTPClientRequest(url: url)
-        request.method = method
+        request.method = HTTPMethod(rawValue: method.rawValue)
         request.headers.add(name: "Accept", value: "application/json")
         let sentToken: String? =
             switch token {
-            case .none: self.token
-            case .some(let explicit): explicit
+            case .harness: self.token
+            case .none: nil
+            case .token(let explicit): explicit
             }
         if let sentToken { request.headers.add(name: "X-Auth-Token", value: sentToken) }
         if let microversion { request.headers.add(name: "OpenStack-API-Version", value: microversion) }
