@@ -129,7 +129,8 @@ extension CloudState {
 
         var items = images
         var visibility: String?
-        var showHidden = false
+        // `os_hidden` is an ordinary filter whose default is false.
+        var hidden = false
         var tagFilters: [String] = []
         let reserved: Set<String> = ["limit", "marker", "sort", "sort_key", "sort_dir", "member_status"]
         for (name, value) in parameters.items where !reserved.contains(name) {
@@ -145,7 +146,7 @@ extension CloudState {
                 guard let flag = ["true": true, "false": false][value.lowercased()] else {
                     throw .badRequest("Invalid value '\(value)' for 'os_hidden' filter. Valid values are 'true' or 'false'.")
                 }
-                showHidden = flag
+                hidden = flag
             case "protected":
                 guard let flag = ["true": true, "false": false][value.lowercased()] else {
                     throw .badRequest("Invalid value '\(value)' for 'protected' filter. Valid values are 'true' or 'false'.")
@@ -215,7 +216,7 @@ extension CloudState {
             default: return image.visibility == visibility
             }
         }
-        if !showHidden { items = items.filter { !$0.osHidden } }
+        items = items.filter { $0.osHidden == hidden }
         for tag in tagFilters {
             items = items.filter { $0.tags.contains(tag) }
         }
