@@ -129,6 +129,13 @@ public final class OpenStackSimulator: Sendable {
         core.expireTokens()
     }
 
+    /// Moves the simulated clock `seconds` ahead and applies every transition that comes due,
+    /// so tests can set long delays, observe intermediate states, then finish them without sleeping.
+    /// Tokens age too (a jump past their lifetime expires them).
+    public func advanceClock(by seconds: Double) {
+        core.advanceClock(by: seconds)
+    }
+
     /// The current settings.
     public var settings: SimulatorSettings {
         core.access { $0.settings }

@@ -122,6 +122,10 @@ final class SimulatorCore: Sendable {
                 project: json["project"].map { $0.isNull ? nil : $0.stringValue } ?? SimulatorDefaults.demoProjectName,
                 includeCatalog: json["nocatalog"]?.boolValue != true)
             return .json(201, ["id": .string(issued.id), "body": issued.response], headers: [("X-Subject-Token", issued.id)])
+        case ("POST", ["clock", "advance"]):
+            let seconds = (try? body(request))?["seconds"]?.doubleValue
+            guard let seconds, seconds >= 0 else { throw SimulatorError("expected {\"seconds\": <non-negative number>}") }
+            return .json(200, ["now": .string(advanceClock(by: seconds).keystoneFormat)])
         case ("GET", ["settings"]):
             return .json(200, access { $0.settings.json })
         case ("PUT", ["settings"]), ("POST", ["settings"]), ("PATCH", ["settings"]):
@@ -142,6 +146,17 @@ final class SimulatorCore: Sendable {
 
     func setFaults(_ rules: [FaultRule]) {
         access { $0.faults = rules.map { ActiveFault(rule: $0, remaining: $0.times) } }
+    }
+
+    /// Moves the simulated clock ahead and applies the transitions that come due; returns the new time.
+    @discardableResult
+    func advanceClock(by seconds: Double) -> Timestamp {
+        access { state in
+            state.clock.skip(seconds: seconds)
+            let now = state.clock.now()
+            state.advance(to: now)
+            return now
+        }
     }
 
     /// Expires every issued token; returns how many were still valid.

@@ -19,7 +19,7 @@ struct SimulatorCommand: AsyncParsableCommand {
 
             The control API under <base>/_simulator/ needs no token: GET health, GET state, \
             POST reset, POST seed, GET|PUT|DELETE faults, GET|DELETE requests, POST tokens, \
-            POST tokens/expire, GET|PUT settings.
+            POST tokens/expire, GET|PUT settings, POST clock/advance.
             """)
 
     @Option(help: ArgumentHelp("The address to listen on.", valueName: "host:port"))

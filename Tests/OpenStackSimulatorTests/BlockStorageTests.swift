@@ -12,13 +12,14 @@ struct BlockStorageTests {
         try await harness.post(harness.cinder + "/backups", ["backup": request], microversion: microversion)
     }
 
-    /// Creates a backup, checks the 202 summary, and waits until it is available.
-    private func backupAndWait(_ harness: SimulatorHarness, _ request: JSON) async throws -> String {
+    /// Creates a backup, checks the 202 summary, and moves the clock until it is available.
+    private func backupAndFinish(_ harness: SimulatorHarness, _ request: JSON) async throws -> String {
         let response = try await createBackup(harness, request)
         #expect(response.status == 202, "\(response.text)")
         let id = try #require(response.json[path: "backup", "id"].stringValue)
         #expect(response.json[path: "backup", "links"].arrayValue?.count == 2)
-        try await harness.waitFor(harness.cinder + "/backups/" + id, ["backup", "status"], equals: "available")
+        harness.finishTransitions()
+        #expect(try await harness.get(harness.cinder + "/backups/" + id).json[path: "backup", "status"] == "available")
         return id
     }
 
@@ -28,7 +29,7 @@ struct BlockStorageTests {
 
     @Test("full then incremental chain: parent is the latest available backup; counters; volume backing-up and back")
     func chain() async throws {
-        try await SimulatorHarness.run { harness in
+        try await SimulatorHarness.run(delay: SimulatorHarness.paused) { harness in
             let volume = SimulatorDefaults.demoVolumeID
             let created = try await createBackup(harness, ["volume_id": .string(volume), "name": "full"])
             #expect(created.status == 202)
@@ -40,13 +41,15 @@ struct BlockStorageTests {
             #expect(creating.json[path: "backup", "status"] == "creating")
             #expect(creating.json[path: "backup", "is_incremental"] == false)
             #expect(creating.json[path: "backup", "parent_id"] == .null)
-            try await harness.waitFor(harness.cinder + "/backups/" + fullID, ["backup", "status"], equals: "available")
+            harness.finishTransitions()
+            let finished = try await harness.get(harness.cinder + "/backups/" + fullID)
+            #expect(finished.json[path: "backup", "status"] == "available")
             let restored = try await harness.get(harness.cinder + "/volumes/" + volume)
             #expect(restored.json[path: "volume", "status"] == "available")
 
-            let firstIncrement = try await backupAndWait(harness, ["volume_id": .string(volume), "incremental": true])
+            let firstIncrement = try await backupAndFinish(harness, ["volume_id": .string(volume), "incremental": true])
             #expect(parent(harness, of: firstIncrement) == fullID)
-            let secondIncrement = try await backupAndWait(harness, ["volume_id": .string(volume), "incremental": "true"])
+            let secondIncrement = try await backupAndFinish(harness, ["volume_id": .string(volume), "incremental": "true"])
             #expect(parent(harness, of: secondIncrement) == firstIncrement)
 
             let full = try await harness.get(harness.cinder + "/backups/" + fullID, microversion: Self.microversion)
@@ -83,7 +86,7 @@ struct BlockStorageTests {
 
     @Test("snapshot cutoff: an incremental backup of a snapshot takes the latest backup older than the snapshot")
     func snapshotCutoff() async throws {
-        try await SimulatorHarness.run { harness in
+        try await SimulatorHarness.run(delay: SimulatorHarness.paused) { harness in
             let volume = SimulatorDefaults.dataVolumeID
             let seeded = try harness.simulator.seed([
                 "backups": [
@@ -105,7 +108,9 @@ struct BlockStorageTests {
             // A snapshot backup leaves the volume alone and holds the snapshot.
             #expect(harness.stateEntry("volumes", id: volume)?["status"] == "available")
             #expect(harness.stateEntry("snapshots", id: snapshot)?["status"] == "backing-up")
-            try await harness.waitFor(harness.cinder + "/snapshots/" + snapshot, ["snapshot", "status"], equals: "available")
+            harness.finishTransitions()
+            #expect(harness.stateEntry("snapshots", id: snapshot)?["status"] == "available")
+            #expect(harness.stateEntry("backups", id: id)?["status"] == "available")
         }
     }
 
@@ -179,7 +184,7 @@ struct BlockStorageTests {
 
     @Test("a second backup while the volume is backing-up is 400; in-use needs force and returns to in-use")
     func volumeStatusRules() async throws {
-        try await SimulatorHarness.run { harness in
+        try await SimulatorHarness.run(delay: SimulatorHarness.paused) { harness in
             let first = try await createBackup(harness, ["volume_id": .string(SimulatorDefaults.demoVolumeID)])
             #expect(first.status == 202)
             let second = try await createBackup(harness, ["volume_id": .string(SimulatorDefaults.demoVolumeID)])
@@ -195,15 +200,16 @@ struct BlockStorageTests {
             let forced = try await createBackup(harness, ["volume_id": .string(inUse), "force": true])
             #expect(forced.status == 202)
             #expect(harness.stateEntry("volumes", id: inUse)?["status"] == "backing-up")
-            try await harness.waitFor(harness.cinder + "/volumes/" + inUse, ["volume", "status"], equals: "in-use")
+            harness.finishTransitions()
+            #expect(try await harness.get(harness.cinder + "/volumes/" + inUse).json[path: "volume", "status"] == "in-use")
         }
     }
 
     @Test("delete: children block with 400 whatever their state; newest-first works; deleting then 404")
     func deleteRules() async throws {
-        try await SimulatorHarness.run { harness in
+        try await SimulatorHarness.run(delay: SimulatorHarness.paused) { harness in
             let volume = SimulatorDefaults.demoVolumeID
-            let full = try await backupAndWait(harness, ["volume_id": .string(volume)])
+            let full = try await backupAndFinish(harness, ["volume_id": .string(volume)])
             let increment = try await createBackup(harness, ["volume_id": .string(volume), "incremental": true])
             let incrementID = try #require(increment.json[path: "backup", "id"].stringValue)
 
@@ -216,11 +222,16 @@ struct BlockStorageTests {
             #expect(
                 blocked.json == ["badRequest": ["code": 400, "message": "Invalid backup: Incremental backups exist for this backup."]])
 
-            try await harness.waitFor(harness.cinder + "/backups/" + incrementID, ["backup", "status"], equals: "available")
+            harness.finishTransitions()
             let deleted = try await harness.send(.DELETE, harness.cinder + "/backups/" + incrementID)
             #expect(deleted.status == 202)
             #expect(deleted.text.isEmpty)
-            try await harness.waitFor(harness.cinder + "/backups/" + incrementID, ["itemNotFound", "message"], equals: "Backup \(incrementID) could not be found.")
+            let deleting = try await harness.get(harness.cinder + "/backups/" + incrementID)
+            #expect(deleting.json[path: "backup", "status"] == "deleting")
+            harness.finishTransitions()
+            let gone = try await harness.get(harness.cinder + "/backups/" + incrementID)
+            #expect(gone.status == 404)
+            #expect(gone.json == ["itemNotFound": ["code": 404, "message": .string("Backup \(incrementID) could not be found.")]])
             let parentNow = try await harness.get(harness.cinder + "/backups/" + full)
             #expect(parentNow.json[path: "backup", "has_dependent_backups"] == false)
             #expect(try await harness.send(.DELETE, harness.cinder + "/backups/" + full).status == 202)
@@ -240,7 +251,7 @@ struct BlockStorageTests {
             #expect(volume["status"] == "available")
             #expect(volume["previous_status"] == "error_backing-up")
             // Only the next one failed.
-            let next = try await backupAndWait(harness, ["volume_id": .string(SimulatorDefaults.demoVolumeID)])
+            let next = try await backupAndFinish(harness, ["volume_id": .string(SimulatorDefaults.demoVolumeID)])
             #expect(harness.stateEntry("backups", id: next)?["status"] == "available")
         }
     }

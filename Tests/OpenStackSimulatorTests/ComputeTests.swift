@@ -35,7 +35,7 @@ struct ComputeTests {
 
     @Test("os-stop and os-start: task state first (status unchanged), then the new vm_state; 409 in the wrong state")
     func stopAndStart() async throws {
-        try await SimulatorHarness.run(delay: 0.15) { harness in
+        try await SimulatorHarness.run(delay: SimulatorHarness.paused) { harness in
             let id = SimulatorDefaults.demoServerID
             let stop = try await action(harness, ["os-stop": nil])
             #expect(stop.status == 202)
@@ -50,8 +50,9 @@ struct ComputeTests {
                 again.json
                     == ["conflictingRequest": ["code": 409, "message": .string("Cannot 'stop' instance \(id) while it is in task_state powering-off")]])
 
-            try await harness.waitFor(harness.nova + "/servers/" + id, ["server", "status"], equals: "SHUTOFF")
+            harness.finishTransitions()
             let off = try await server(harness)
+            #expect(off[path: "status"] == "SHUTOFF")
             #expect(off[path: "OS-EXT-STS:vm_state"] == "stopped")
             #expect(off[path: "OS-EXT-STS:power_state"] == 4)
             #expect(off[path: "OS-EXT-STS:task_state"] == .null)
@@ -61,8 +62,10 @@ struct ComputeTests {
 
             #expect(try await action(harness, ["os-start": nil]).status == 202)
             #expect(try await server(harness)[path: "OS-EXT-STS:task_state"] == "powering-on")
-            try await harness.waitFor(harness.nova + "/servers/" + id, ["server", "status"], equals: "ACTIVE")
-            #expect(try await server(harness)[path: "OS-EXT-STS:power_state"] == 1)
+            harness.finishTransitions()
+            let on = try await server(harness)
+            #expect(on[path: "status"] == "ACTIVE")
+            #expect(on[path: "OS-EXT-STS:power_state"] == 1)
 
             let startActive = try await action(harness, ["os-start": nil])
             #expect(startActive.status == 409)
@@ -72,28 +75,32 @@ struct ComputeTests {
 
     @Test("createImage: image_id from 2.45, task states move on, Glance image queued → active with snapshot properties")
     func createImage() async throws {
-        try await SimulatorHarness.run(delay: 0.15) { harness in
+        try await SimulatorHarness.run(delay: SimulatorHarness.paused) { harness in
             let response = try await action(harness, ["createImage": ["name": "snap-1", "metadata": ["purpose": "test"]]])
             #expect(response.status == 202)
             let imageID = try #require(response.json[path: "image_id"].stringValue)
             #expect(try await server(harness)[path: "OS-EXT-STS:task_state"] == "image_snapshot")
+            #expect(try await server(harness)[path: "status"] == "ACTIVE")
             let conflict = try await action(harness, ["createImage": ["name": "snap-2"]])
             #expect(conflict.status == 409)
             #expect(
                 conflict.json[path: "conflictingRequest", "message"]
                     == .string("Cannot 'createImage' instance \(SimulatorDefaults.demoServerID) while it is in task_state image_snapshot"))
+            let imageURL = harness.glance + "/v2/images/" + imageID
+            #expect(try await harness.get(imageURL).json[path: "status"] == "queued")
 
-            var seenStates: Set<String> = []
-            try await harness.eventually {
-                let state = try await server(harness)[path: "OS-EXT-STS:task_state"]
-                if let name = state.stringValue { seenStates.insert(name) }
-                return state == .null
-            }
-            #expect(seenStates.isSubset(of: ["image_snapshot", "image_pending_upload", "image_uploading"]))
+            // A third of the delay each: image_pending_upload, image_uploading, done; the image saves halfway.
+            harness.simulator.advanceClock(by: 21)
+            #expect(try await server(harness)[path: "OS-EXT-STS:task_state"] == "image_pending_upload")
+            harness.simulator.advanceClock(by: 20)
+            #expect(try await server(harness)[path: "OS-EXT-STS:task_state"] == "image_uploading")
+            #expect(try await harness.get(imageURL).json[path: "status"] == "saving")
+            harness.simulator.advanceClock(by: 20)
+            #expect(try await server(harness)[path: "OS-EXT-STS:task_state"] == .null)
             #expect(try await server(harness)[path: "status"] == "ACTIVE")
 
-            try await harness.waitFor(harness.glance + "/v2/images/" + imageID, ["status"], equals: "active")
-            let image = try await harness.get(harness.glance + "/v2/images/" + imageID).json
+            let image = try await harness.get(imageURL).json
+            #expect(image[path: "status"] == "active")
             #expect(image[path: "instance_uuid"] == .string(SimulatorDefaults.demoServerID))
             #expect(image[path: "image_type"] == "snapshot")
             #expect(image[path: "purpose"] == "test")

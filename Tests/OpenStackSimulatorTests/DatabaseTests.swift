@@ -67,7 +67,7 @@ struct DatabaseTests {
 
     @Test("while a backup runs the instance shows BACKUP, a second backup is 422, deleting the running one is 422")
     func runningBackup() async throws {
-        try await SimulatorHarness.run(delay: 0.2) { harness in
+        try await SimulatorHarness.run(delay: SimulatorHarness.paused) { harness in
             let response = try await create(harness, [:])
             #expect(response.json[path: "backup", "status"] == "NEW")
             let id = try #require(response.json[path: "backup", "id"].stringValue)
@@ -88,7 +88,11 @@ struct DatabaseTests {
             #expect(deleting.status == 422)
             #expect(deleting.json[path: "unprocessableEntity", "message"] == .string("Backup \(id) cannot be deleted because it is running."))
 
-            try await harness.waitFor(harness.trove + "/backups/" + id, ["backup", "status"], equals: "COMPLETED")
+            harness.simulator.advanceClock(by: 31)
+            #expect(try await harness.get(harness.trove + "/backups/" + id).json[path: "backup", "status"] == "BUILDING")
+            #expect(try await harness.get(harness.trove + "/instances/" + instance).json[path: "instance", "status"] == "BACKUP")
+            harness.simulator.advanceClock(by: 30)
+            #expect(try await harness.get(harness.trove + "/backups/" + id).json[path: "backup", "status"] == "COMPLETED")
             #expect(try await harness.get(harness.trove + "/instances/" + instance).json[path: "instance", "status"] == "ACTIVE")
         }
     }

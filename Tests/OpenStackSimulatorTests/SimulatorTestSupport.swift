@@ -39,6 +39,14 @@ struct SimulatorHarness {
         await simulator.shutdown()
     }
 
+    /// A transition delay long enough that nothing finishes unless the test moves the clock.
+    static let paused = 60.0
+
+    /// Moves the simulated clock past every pending transition of a ``paused`` harness.
+    func finishTransitions() {
+        simulator.advanceClock(by: Self.paused + 1)
+    }
+
     var cinder: String { simulator.endpointURL(.blockStorage) }
     var nova: String { simulator.endpointURL(.compute) }
     var glance: String { simulator.endpointURL(.image) }

@@ -314,7 +314,7 @@ extension CloudState {
 
     /// Everything, including fields the APIs hide (a Cinder backup's `parent_id`).
     func stateView() -> JSON {
-        let now = Timestamp.wallClock()
+        let now = clock.current
         return [
             "volumes": .array(volumes.map(volumeState)),
             "snapshots": .array(snapshots.map(snapshotState)),
@@ -328,6 +328,10 @@ extension CloudState {
                 "valid": .integer(Int64(identity.tokens.values.filter { $0.isValid(at: now) }.count)),
             ],
             "pending_transitions": .integer(Int64(pending.count)),
+            "clock": [
+                "now": .string(now.keystoneFormat),
+                "offset_seconds": .double(Double(clock.offsetMicroseconds) / 1_000_000),
+            ],
             "faults": .array(faults.map { fault in
                 var rule = fault.rule.json.objectValue ?? [:]
                 rule["remaining"] = .integer(Int64(fault.remaining))

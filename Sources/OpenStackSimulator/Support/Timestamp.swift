@@ -160,14 +160,28 @@ private func pad(_ value: Int64, _ width: Int) -> String {
     return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
 }
 
-/// A clock that never returns the same instant twice, so that resources created in
-/// quick succession still have a strict order (Cinder picks parents by timestamp).
+/// The simulator's clock: the wall clock plus an offset tests can move forward (instead of
+/// sleeping through transition delays), never returning the same instant twice so that
+/// resources created in quick succession still have a strict order (Cinder picks parents by timestamp).
 struct MonotonicClock: Sendable {
     private var last = Timestamp(microseconds: 0)
+    /// How far the clock has been moved ahead of the wall clock.
+    private(set) var offsetMicroseconds: Int64 = 0
+
+    /// The current time, without advancing the uniqueness counter.
+    var current: Timestamp {
+        let shifted = Timestamp(microseconds: Timestamp.wallClock().microseconds + offsetMicroseconds)
+        return shifted > last ? shifted : last
+    }
 
     mutating func now() -> Timestamp {
-        let wall = Timestamp.wallClock()
-        last = wall > last ? wall : Timestamp(microseconds: last.microseconds + 1)
+        let shifted = Timestamp(microseconds: Timestamp.wallClock().microseconds + offsetMicroseconds)
+        last = shifted > last ? shifted : Timestamp(microseconds: last.microseconds + 1)
         return last
+    }
+
+    /// Moves the clock `seconds` ahead.
+    mutating func skip(seconds: Double) {
+        offsetMicroseconds += Int64((max(0, seconds) * 1_000_000).rounded())
     }
 }
