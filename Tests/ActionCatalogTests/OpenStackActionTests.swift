@@ -93,8 +93,19 @@ struct OpenStackActionTests {
         let cloud = try await CloudHarness.start()
         defer { Task { await cloud.shutdown() } }
         let volume = SimulatorDefaults.demoVolumeID
+        let seeded = try cloud.seed([
+            "snapshots": [["volume_id": .string(volume), "status": "available"]],
+            "backups": [["volume_id": .string(volume), "status": "available"]],
+            "trove_backups": [["instance_id": .string(SimulatorDefaults.demoDatabaseInstanceID), "status": "COMPLETED"]],
+        ])
+        let snapshot = try #require(seeded["snapshots"]?[0]?["id"]?.stringValue)
+        let backup = try #require(seeded["backups"]?[0]?["id"]?.stringValue)
+        let databaseBackup = try #require(seeded["trove_backups"]?[0]?["id"]?.stringValue)
         let cases: [(name: String, key: String, id: String, status: String, wrong: String)] = [
             ("cinder.volumes.assert_status", "volume_id", volume, "available", "in-use"),
+            ("cinder.snapshots.assert_status", "snapshot_id", snapshot, "available", "creating"),
+            ("cinder.backups.assert_status", "backup_id", backup, "available", "restoring"),
+            ("trove.backups.assert_status", "backup_id", databaseBackup, "COMPLETED", "BUILDING"),
             ("glance.images.assert_status", "image_id", SimulatorDefaults.cirrosImageID, "active", "queued"),
             ("nova.servers.assert_status", "server_id", SimulatorDefaults.demoServerID, "ACTIVE", "SHUTOFF"),
             ("nova.servers.assert_power_status", "server_id", SimulatorDefaults.demoServerID, "running", "shutdown"),
@@ -111,8 +122,10 @@ struct OpenStackActionTests {
         #expect(try await cloud.run("nova.servers.get_status", ["server_id": .string(SimulatorDefaults.stoppedServerID)]) == "SHUTOFF")
 
         cloud.simulator.expireTokens()
-        let unauthorized = try await cloud.failure("cinder.volumes.assert_status", ["volume_id": .string(volume)])
-        #expect(unauthorized.contains("401"), "\(unauthorized)")
+        for item in cases {
+            let unauthorized = try await cloud.failure(item.name, [item.key: .string(item.id)])
+            #expect(unauthorized.contains("401"), "\(item.name): \(unauthorized)")
+        }
     }
 
     @Test("snapshot, backup and database backup assertions wait until the status is reached")
