@@ -388,7 +388,7 @@ struct OpenStackActionTests {
     func noSession() async throws {
         let cloud = try await CloudHarness.start()
         defer { Task { await cloud.shutdown() } }
-        let message = try await {
+        let message = await {
             do {
                 _ = try await cloud.run("nova.servers.get_status", ["server_id": "x"], services: ActionServices())
                 return ""
