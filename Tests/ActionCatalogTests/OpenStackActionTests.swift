@@ -10,6 +10,14 @@ import Testing
 
 /// An in-process OpenStack simulator and the worker's OpenStack session,
 /// with a request context as Mistral sends it (token + whole token body).
+extension JSONObject {
+    func merging(_ other: JSONObject) -> JSONObject {
+        var result = self
+        for (key, value) in other { result.updateValue(value, forKey: key) }
+        return result
+    }
+}
+
 struct CloudHarness {
     let simulator: OpenStackSimulator
     let session: OpenStackSession
@@ -130,22 +138,32 @@ struct OpenStackActionTests {
 
     @Test("snapshot, backup and database backup assertions wait until the status is reached")
     func waitingAssertions() async throws {
-        let cloud = try await CloudHarness.start(delay: 0.3)
+        // Transitions take a simulated minute; the test moves the clock, so
+        // nothing depends on how fast this machine is.
+        let cloud = try await CloudHarness.start(delay: 60)
         defer { Task { await cloud.shutdown() } }
         let volume = try cloud.newVolume()
+
+        /// Starts a waiting assertion, lets it check at least once, then
+        /// completes the transition.
+        func waitWhileTheClockMoves(_ name: String, _ input: JSONObject) async throws -> JSON {
+            async let waited = cloud.run(name, input.merging(["wait_timeout": 30, "interval": 0.05]))
+            try await Task.sleep(for: .milliseconds(300))
+            cloud.simulator.advanceClock(by: 61)
+            return try await waited
+        }
+
         let snapshot = try await cloud.run("cinder.snapshots.create_snapshot", ["volume_id": .string(volume)])
         let snapshotID = try #require(snapshot["id"]?.stringValue)
         #expect(snapshot["status"] == "creating")
         // One check fails while it is still creating; a wait succeeds.
         let early = try await cloud.failure("cinder.snapshots.assert_status", ["snapshot_id": .string(snapshotID)])
-        #expect(early.contains("'creating'"))
-        #expect(try await cloud.run(
-            "cinder.snapshots.assert_status", ["snapshot_id": .string(snapshotID), "wait_timeout": 5, "interval": 0.05]) == true)
+        #expect(early.contains("'creating'"), "\(early)")
+        #expect(try await waitWhileTheClockMoves("cinder.snapshots.assert_status", ["snapshot_id": .string(snapshotID)]) == true)
 
         let backup = try await cloud.run("cinder.backups.create", ["volume_id": .string(volume), "backup_name": "b"])
         let backupID = try #require(backup["id"]?.stringValue)
-        #expect(try await cloud.run(
-            "cinder.backups.assert_status", ["backup_id": .string(backupID), "wait_timeout": 5, "interval": 0.05]) == true)
+        #expect(try await waitWhileTheClockMoves("cinder.backups.assert_status", ["backup_id": .string(backupID)]) == true)
         // A wait that cannot succeed ends at its timeout with what it saw.
         let timedOut = try await cloud.failure(
             "cinder.backups.assert_status",
@@ -155,8 +173,7 @@ struct OpenStackActionTests {
         let database = try await cloud.run(
             "trove.backups.create_backup", ["instance_id": .string(SimulatorDefaults.demoDatabaseInstanceID)])
         let databaseBackup = try #require(database["id"]?.stringValue)
-        #expect(try await cloud.run(
-            "trove.backups.assert_status", ["backup_id": .string(databaseBackup), "wait_timeout": 5, "interval": 0.05]) == true)
+        #expect(try await waitWhileTheClockMoves("trove.backups.assert_status", ["backup_id": .string(databaseBackup)]) == true)
     }
 
     @Test("a failed backup ends the wait at once with Cinder's fail_reason")
@@ -224,7 +241,8 @@ struct OpenStackActionTests {
 
     @Test("a volume that cannot be backed up gets a clear error before any backup request")
     func notBackupable() async throws {
-        let cloud = try await CloudHarness.start()
+        // A backup takes a simulated minute: the second request finds the first running.
+        let cloud = try await CloudHarness.start(delay: 60)
         defer { Task { await cloud.shutdown() } }
         let broken = try cloud.newVolume(status: "error")
         let message = try await cloud.failure("cinder.backups.create_backup", ["volume_id": .string(broken)])

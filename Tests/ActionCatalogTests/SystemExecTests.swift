@@ -118,7 +118,7 @@ struct SystemExecTests {
         let start = clock.now
         let message = try await Self.failure(["cmd": "sleep 30", "timeout": 0.3], policy: Self.policy(["sleep"]))
         #expect(message == "timed out after 0.3 s; process group killed")
-        #expect(clock.now - start < .seconds(5))
+        #expect(clock.now - start < .seconds(15))
     }
 
     @Test("the timeout input cannot lengthen the policy's timeout")

@@ -86,10 +86,10 @@ struct CommandRunnerTests {
 
     @Test("standard input is /dev/null, so cat ends at once")
     func standardInputIsEmpty() async throws {
-        let result = try await run("cat", timeout: .seconds(5))
+        let result = try await run("cat", timeout: .seconds(30))
         #expect(result.standardOutput == "")
         #expect(result.succeeded)
-        #expect(result.duration < .seconds(2))
+        #expect(result.duration < .seconds(10))
         let link = try await run("readlink /proc/self/fd/0")
         #expect(link.standardOutput == "/dev/null\n")
     }
@@ -162,7 +162,8 @@ struct CommandRunnerTests {
         #expect(result.timedOut)
         #expect(!result.succeeded)
         #expect(result.termination == .signaled(SIGTERM))
-        #expect(result.duration < .seconds(3))
+        // Loose bounds: a loaded CI machine is slow, but nowhere near the commands' 100 s.
+        #expect(result.duration < .seconds(10))
         let sleepers = try await processIDs(in: file, count: 2)
         #expect(sleepers.count == 2)
         #expect(try await waitUntilGone(sleepers))
@@ -179,7 +180,8 @@ struct CommandRunnerTests {
         #expect(result.timedOut)
         #expect(result.termination == .signaled(SIGKILL))
         #expect(clock.now - start >= .milliseconds(600))
-        #expect(result.duration < .seconds(3))
+        // Loose bounds: a loaded CI machine is slow, but nowhere near the commands' 100 s.
+        #expect(result.duration < .seconds(10))
     }
 
     @Test("processes left in the background are killed once the command has exited")
@@ -189,7 +191,8 @@ struct CommandRunnerTests {
         )
         #expect(!result.timedOut)
         #expect(result.succeeded)
-        #expect(result.duration < .seconds(3))
+        // Loose bounds: a loaded CI machine is slow, but nowhere near the commands' 100 s.
+        #expect(result.duration < .seconds(10))
         let sleeper = try #require(pid_t(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(try await waitUntilGone([sleeper]))
     }
@@ -211,7 +214,7 @@ struct CommandRunnerTests {
         let cancelled = clock.now
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(clock.now - cancelled < .seconds(3))
+        #expect(clock.now - cancelled < .seconds(10))
         #expect(try await waitUntilGone(processes))
     }
 
@@ -307,6 +310,6 @@ struct CommandRunnerTests {
         #expect(error?.code == .notExecutable)
         #expect(error?.stage == 1)
         #expect(error?.message == "cannot run '\(garbage)': Exec format error")
-        #expect(clock.now - start < .seconds(3))
+        #expect(clock.now - start < .seconds(10))
     }
 }

@@ -5,6 +5,15 @@ import Testing
 /// Runs `mistral-actions` with arguments; returns (exit status, stdout, stderr).
 /// Waits without blocking a thread of Swift's cooperative pool: a blocked pool
 /// can starve a test that holds the registration lock the command waits for.
+/// Whether a text table has a row whose first cells are these (padding ignored).
+func hasRow(_ table: String, _ cells: String...) -> Bool {
+    table.split(separator: "\n").contains { line in
+        let found = line.split(separator: "|", omittingEmptySubsequences: false).dropFirst()
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        return found.count >= cells.count && Array(found.prefix(cells.count)) == cells
+    }
+}
+
 func runCLI(_ arguments: [String]) async throws -> (Int32, String, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: TestEnvironment.binary)
@@ -52,9 +61,10 @@ struct CLITests {
         let (status, table, _) = try await runCLI(["discover"])
         #expect(status == 0)
         #expect(table.contains("| Name "))
-        #expect(table.contains("| int32bit.debug.echo  | Returns `output` unchanged as the action's result.      | output "))
+        #expect(hasRow(table, "int32bit.debug.echo", "Returns `output` unchanged as the action's result.", "output"), "\(table)")
+        #expect(hasRow(table, "int32bit.cinder.backups.create_backup"))
         let (_, renamed, _) = try await runCLI(["discover", "--set", "mistral_actions.action_prefix=acme"])
-        #expect(renamed.contains("| acme.debug.sleep "))
+        #expect(hasRow(renamed, "acme.debug.sleep"))
     }
 
     @Test("bad configuration: one clear line and a non-zero exit")
@@ -94,24 +104,26 @@ struct CLITests {
 
         let (dryStatus, dry, _) = try await runCLI(["register", "--dry-run", "--config-file", path])
         #expect(dryStatus == 0)
-        #expect(dry.contains("| \(prefix).debug.echo  | would create |"))
+        #expect(hasRow(dry, "\(prefix).debug.echo", "would create"), "\(dry)")
+        let catalogSize = dry.split(separator: "\n").filter { $0.contains("| would create ") }.count
+        #expect(catalogSize >= 20)
         #expect(dry.contains("Dry run: nothing was changed."))
         let (_, emptyList, _) = try await runCLI(["action-list", "--config-file", path])
         #expect(emptyList.contains("No action registered by mistral-actions"))
 
         let (status, registered, _) = try await runCLI(["register", "--config-file", path])
         #expect(status == 0)
-        #expect(registered.contains("| \(prefix).debug.echo  | created |"))
+        #expect(hasRow(registered, "\(prefix).debug.echo", "created"))
         #expect(registered.contains("Code source: created (version 1)"))
         let (againStatus, again, _) = try await runCLI(["register", "--config-file", path])
         #expect(againStatus == 0)
-        #expect(again.contains("| \(prefix).debug.echo  | unchanged |"))
+        #expect(hasRow(again, "\(prefix).debug.echo", "unchanged"))
         #expect(again.contains("Code source: unchanged (version 1)"))
 
         let (listStatus, listed, _) = try await runCLI(["action-list", "--format", "json", "--config-file", path])
         #expect(listStatus == 0)
         let rows = try #require(try JSON(parsing: listed).arrayValue)
-        #expect(rows.count == 4)
+        #expect(rows.count == catalogSize)
         #expect(rows.allSatisfy { $0["status"] == "ok" })
 
         // Mistral itself now knows the actions, with our input and description.
@@ -131,7 +143,7 @@ struct CLITests {
 
         let (unregisterStatus, unregistered, _) = try await runCLI(["unregister", "\(prefix).debug.echo", "no.such.action", "--config-file", path])
         #expect(unregisterStatus == 3)
-        #expect(unregistered.contains("| \(prefix).debug.echo | unregistered "))
+        #expect(hasRow(unregistered, "\(prefix).debug.echo", "unregistered"), "\(unregistered)")
         #expect(unregistered.split(separator: "\n").contains { $0.contains("| no.such.action ") && $0.contains("| not registered by mistral-actions: left alone |") })
 
         let (clearStatus, cleared, _) = try await runCLI(["clear", "--config-file", path])  // also the clean-up
