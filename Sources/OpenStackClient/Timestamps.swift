@@ -5,7 +5,7 @@ import Foundation
 #endif
 
 /// The timestamp formats OpenStack and HTTP use, as seconds since 1970 (UTC).
-enum Timestamps {
+public enum Timestamps {
     /// The wall clock, in seconds since 1970.
     static func now() -> Double { Date().timeIntervalSince1970 }
 
@@ -13,7 +13,7 @@ enum Timestamps {
     /// `2013-09-03T04:01:32Z` (Nova), `2023-06-23T11:56:02.509831` (Cinder,
     /// naive UTC), `2014-10-30T12:30:00` (Trove), `+hh:mm` offsets and a
     /// space instead of the `T`. Nil for anything else.
-    static func parseISO8601(_ text: String) -> Double? {
+    public static func parseISO8601(_ text: String) -> Double? {
         var scanner = Scanner(text.trimmingWhitespace())
         guard let year = scanner.digits(4), scanner.skip("-"),
             let month = scanner.digits(2), scanner.skip("-"),
