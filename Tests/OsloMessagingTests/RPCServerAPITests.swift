@@ -168,7 +168,9 @@ import Testing
             )
             let serving = Task {
                 try await server.serve { request in
-                    try await Task.sleep(for: .milliseconds(3500))
+                    // Long enough for several keep-alives (one a second) even on a
+                    // loaded machine, where a confirmed publish can take seconds.
+                    try await Task.sleep(for: .milliseconds(6500))
                     return request.arguments["value"] ?? nil
                 }
             }

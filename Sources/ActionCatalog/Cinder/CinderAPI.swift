@@ -112,3 +112,23 @@ enum CinderStatuses {
     static let terminalSnapshot: Set<String> = ["error", "error_deleting"]
     static let terminalBackup: Set<String> = ["error", "error_deleting"]
 }
+
+extension CinderAPI {
+    /// The body of the Cinder assertions: check (and, with a wait, re-check)
+    /// the status of one volume, snapshot or backup.
+    static func assertStatus(
+        of kind: String, id rawID: String, parameter: String, expected: String,
+        waitTimeout: Double, interval: Double, region: String?, terminal: Set<String>, context: ActionContext,
+        fetch: @escaping @Sendable (CinderAPI, String) async throws -> JSONObject
+    ) async throws -> JSON {
+        let id = try requireIdentifier(rawID, parameter)
+        let wait = try WaitOptions(timeout: waitTimeout, interval: interval)
+        let cinder = CinderAPI(client: try context.openStack(region: region))
+        return try await StatusWait.assertStatus(of: "\(kind) \(id)", expected: expected, wait: wait) {
+            let resource = try await fetch(cinder, id)
+            let seen = resource.string("status") ?? "unknown"
+            let reason = resource.string("fail_reason").flatMap { $0.isEmpty ? nil : "fail_reason: \($0)" }
+            return StatusObservation(status: seen, detail: reason, isTerminal: terminal.contains(seen))
+        }
+    }
+}

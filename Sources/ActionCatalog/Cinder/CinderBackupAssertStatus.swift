@@ -23,14 +23,9 @@ struct CinderBackupAssertStatus: MistralAction {
     init() {}
 
     func run(context: ActionContext) async throws -> JSON {
-        let id = try requireIdentifier(backupID, "backup_id")
-        let wait = try WaitOptions(timeout: waitTimeout, interval: interval)
-        let cinder = CinderAPI(client: try context.openStack(region: actionRegion))
-        return try await StatusWait.assertStatus(of: "backup \(id)", expected: status, wait: wait) {
-            let backup = try await cinder.backup(id)
-            let seen = backup.string("status") ?? "unknown"
-            let reason = backup.string("fail_reason").flatMap { $0.isEmpty ? nil : "fail_reason: \($0)" }
-            return StatusObservation(status: seen, detail: reason, isTerminal: CinderStatuses.terminalBackup.contains(seen))
-        }
+        try await CinderAPI.assertStatus(
+            of: "backup", id: backupID, parameter: "backup_id", expected: status, waitTimeout: waitTimeout,
+            interval: interval, region: actionRegion, terminal: CinderStatuses.terminalBackup, context: context
+        ) { cinder, id in try await cinder.backup(id) }
     }
 }

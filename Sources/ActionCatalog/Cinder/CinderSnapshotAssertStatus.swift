@@ -22,13 +22,9 @@ struct CinderSnapshotAssertStatus: MistralAction {
     init() {}
 
     func run(context: ActionContext) async throws -> JSON {
-        let id = try requireIdentifier(snapshotID, "snapshot_id")
-        let wait = try WaitOptions(timeout: waitTimeout, interval: interval)
-        let cinder = CinderAPI(client: try context.openStack(region: actionRegion))
-        return try await StatusWait.assertStatus(of: "snapshot \(id)", expected: status, wait: wait) {
-            let snapshot = try await cinder.snapshot(id)
-            let seen = snapshot.string("status") ?? "unknown"
-            return StatusObservation(status: seen, detail: nil, isTerminal: CinderStatuses.terminalSnapshot.contains(seen))
-        }
+        try await CinderAPI.assertStatus(
+            of: "snapshot", id: snapshotID, parameter: "snapshot_id", expected: status, waitTimeout: waitTimeout,
+            interval: interval, region: actionRegion, terminal: CinderStatuses.terminalSnapshot, context: context
+        ) { cinder, id in try await cinder.snapshot(id) }
     }
 }

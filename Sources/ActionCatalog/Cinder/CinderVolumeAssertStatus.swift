@@ -22,13 +22,9 @@ struct CinderVolumeAssertStatus: MistralAction {
     init() {}
 
     func run(context: ActionContext) async throws -> JSON {
-        let id = try requireIdentifier(volumeID, "volume_id")
-        let wait = try WaitOptions(timeout: waitTimeout, interval: interval)
-        let cinder = CinderAPI(client: try context.openStack(region: actionRegion))
-        return try await StatusWait.assertStatus(of: "volume \(id)", expected: status, wait: wait) {
-            let volume = try await cinder.volume(id)
-            let seen = volume.string("status") ?? "unknown"
-            return StatusObservation(status: seen, detail: nil, isTerminal: CinderStatuses.terminalVolume.contains(seen))
-        }
+        try await CinderAPI.assertStatus(
+            of: "volume", id: volumeID, parameter: "volume_id", expected: status, waitTimeout: waitTimeout,
+            interval: interval, region: actionRegion, terminal: CinderStatuses.terminalVolume, context: context
+        ) { cinder, id in try await cinder.volume(id) }
     }
 }
