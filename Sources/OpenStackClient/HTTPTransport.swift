@@ -9,6 +9,7 @@ import Darwin
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
 import Synchronization
 
@@ -251,9 +252,8 @@ final class HTTPTransport: Sendable {
     private static let connectErrnos: Set<CInt> = [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH]
 
     /// NIO reports a failed connect (refused, unreachable, DNS) as
-    /// `NIOPosix.NIOConnectionError`. This target does not depend on
-    /// NIOPosix (AsyncHTTPClient does), so the type is recognised by name.
+    /// `NIOConnectionError`.
     private static func isConnectionEstablishmentError(_ error: any Error) -> Bool {
-        String(reflecting: type(of: error)) == "NIOPosix.NIOConnectionError"
+        error is NIOConnectionError
     }
 }
