@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// One scripted answer of ``ScriptedHTTPServer``.
@@ -62,16 +63,24 @@ final class ScriptedHTTPServer: Sendable {
     private let serverChannel = Mutex<(any Channel)?>(nil)
     private let boundPort = Mutex(0)
 
-    var port: Int { boundPort.withLock { $0 } }
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    private let scheme = Mutex("http")
 
-    static func start() async throws -> ScriptedHTTPServer {
+    var port: Int { boundPort.withLock { $0 } }
+    var baseURL: String { "\(scheme.withLock { $0 })://127.0.0.1:\(port)" }
+
+    /// - Parameter tls: serve HTTPS with this server configuration.
+    static func start(tls: TLSConfiguration? = nil) async throws -> ScriptedHTTPServer {
         let server = ScriptedHTTPServer()
+        let sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
+        if sslContext != nil { server.scheme.withLock { $0 = "https" } }
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 server.opened(channel)
                 return channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: sslContext))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(ScriptedHandler(server: server))
                 }
