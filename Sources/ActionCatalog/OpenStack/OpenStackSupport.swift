@@ -101,3 +101,23 @@ extension String {
         return String(scalars)
     }
 }
+
+extension BackupSettings {
+    /// Checks the chain inputs shared by the chain-aware backup actions and
+    /// returns the chain length to use (the input, else the configured one).
+    /// Pruning needs a wait: old chains go only once the new backup is `readyStatus`.
+    static func chainLength(
+        input maxChainLength: Int?, keepChains: Int?, wait: WaitOptions, readyStatus: String, context: ActionContext
+    ) throws -> Int {
+        let maximum = maxChainLength ?? context.backupSettings.maxChainLength
+        guard maximum >= 1 else { throw ActionFailure("max_chain_length must be at least 1, got \(maximum)") }
+        if let keepChains {
+            guard keepChains >= 1 else { throw ActionFailure("keep_chains must be at least 1, got \(keepChains)") }
+            guard wait.waits else {
+                throw ActionFailure(
+                    "keep_chains needs wait_timeout > 0: old chains are deleted only once the new backup is \(readyStatus)")
+            }
+        }
+        return maximum
+    }
+}

@@ -35,14 +35,8 @@ struct TroveBackupCreateChainAware: MistralAction {
     func run(context: ActionContext) async throws -> JSON {
         let id = try requireIdentifier(instanceID, "instance_id")
         let wait = try WaitOptions(timeout: waitTimeout, interval: interval)
-        let maximum = maxChainLength ?? context.backupSettings.maxChainLength
-        guard maximum >= 1 else { throw ActionFailure("max_chain_length must be at least 1, got \(maximum)") }
-        if let keepChains {
-            guard keepChains >= 1 else { throw ActionFailure("keep_chains must be at least 1, got \(keepChains)") }
-            guard wait.waits else {
-                throw ActionFailure("keep_chains needs wait_timeout > 0: old chains are deleted only once the new backup is completed")
-            }
-        }
+        let maximum = try BackupSettings.chainLength(
+            input: maxChainLength, keepChains: keepChains, wait: wait, readyStatus: "completed", context: context)
         let trove = TroveAPI(client: try context.openStack(region: actionRegion))
         let instance = try await trove.instance(id)
         let status = instance.string("status") ?? "UNKNOWN"
