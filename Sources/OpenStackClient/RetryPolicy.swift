@@ -43,18 +43,30 @@ struct RetryPolicy: Sendable {
         transientStatuses.contains(status) || (status == 413 && retryAfterSeconds != nil)
     }
 
+    /// Whether an answer says the request was turned away before the
+    /// service acted on it, by a rate limit: 429, and 413 with a positive
+    /// `Retry-After` (Cinder's rate-limit middleware, Nova's `overLimit`).
+    /// Cinder's quota errors are 413 with `Retry-After: 0`: final.
+    static func isRateLimited(status: Int, retryAfterSeconds: Double?) -> Bool {
+        status == 429 || (status == 413 && (retryAfterSeconds ?? 0) > 0)
+    }
+
     /// The delay before the next attempt, or nil when `outcome` is final.
     /// `retriesDone` counts the retries already made.
     ///
     /// A request that is not idempotent is repeated only when nothing was
-    /// sent: any answer or a failure mid-request might mean it took effect.
+    /// done with it: no connection could be made, or a rate limit turned
+    /// it away. Any other answer, or a failure mid-request, might mean it
+    /// took effect.
     func delay(after outcome: Outcome, retriesDone: Int, isIdempotent: Bool) -> Duration? {
         guard retriesDone < maxRetries else { return nil }
         switch outcome {
         case .response(let status, let retryAfterSeconds):
-            guard isIdempotent, Self.isTransient(status: status, retryAfterSeconds: retryAfterSeconds) else {
-                return nil
-            }
+            let retryable =
+                isIdempotent
+                ? Self.isTransient(status: status, retryAfterSeconds: retryAfterSeconds)
+                : Self.isRateLimited(status: status, retryAfterSeconds: retryAfterSeconds)
+            guard retryable else { return nil }
             if let retryAfterSeconds {
                 return min(.milliseconds(Int64((retryAfterSeconds * 1000).rounded(.up))), maxDelay)
             }

@@ -163,7 +163,8 @@ extension ConfigurationSchema {
                 help: """
                     How many times a read (GET) is repeated after a 5xx, a 429, a reset \
                     connection or a timeout, with backoff that honours Retry-After. \
-                    Writes are repeated only when the connection could not be made.
+                    Writes are repeated only when the connection could not be made or a \
+                    rate limit turned them away (429, or 413 with a positive Retry-After).
                     """),
             .integer(
                 "openstack_max_concurrent_requests", default: 16, min: 1,

@@ -267,9 +267,20 @@ struct RetryPolicyTests {
                 == .milliseconds(500))
     }
 
-    @Test("writes retry only when nothing was sent")
+    @Test("writes retry only when nothing was sent or a rate limit turned them away")
     func nonIdempotent() {
         #expect(policy.delay(after: .response(status: 503, retryAfterSeconds: 1), retriesDone: 0, isIdempotent: false) == nil)
+        #expect(policy.delay(after: .response(status: 500, retryAfterSeconds: nil), retriesDone: 0, isIdempotent: false) == nil)
+        // A rate limit refused the request before the service saw it.
+        #expect(
+            policy.delay(after: .response(status: 429, retryAfterSeconds: 0.2), retriesDone: 0, isIdempotent: false)
+                == .milliseconds(200))
+        #expect(policy.delay(after: .response(status: 429, retryAfterSeconds: nil), retriesDone: 0, isIdempotent: false) != nil)
+        #expect(policy.delay(after: .response(status: 413, retryAfterSeconds: 2), retriesDone: 0, isIdempotent: false) != nil)
+        // Cinder's quota error: 413 with Retry-After 0, or none.
+        #expect(policy.delay(after: .response(status: 413, retryAfterSeconds: 0), retriesDone: 0, isIdempotent: false) == nil)
+        #expect(policy.delay(after: .response(status: 413, retryAfterSeconds: nil), retriesDone: 0, isIdempotent: false) == nil)
+        #expect(policy.delay(after: .response(status: 429, retryAfterSeconds: nil), retriesDone: 3, isIdempotent: false) == nil)
         #expect(policy.delay(after: .failedAfterSending, retriesDone: 0, isIdempotent: false) == nil)
         #expect(policy.delay(after: .connectFailed, retriesDone: 0, isIdempotent: false) != nil)
         #expect(policy.delay(after: .failedAfterSending, retriesDone: 0, isIdempotent: true) != nil)
