@@ -21,6 +21,12 @@ struct CinderBackupListChains: MistralAction {
         let id = try requireIdentifier(volumeID, "volume_id")
         let cinder = CinderAPI(client: try context.openStack(region: actionRegion))
         let backups = try await cinder.backups(ofVolume: id).compactMap(VolumeBackup.init(json:))
+        if backups.isEmpty {
+            // No backups, or no such volume (a mistyped id must not read as
+            // "no chains"). Backups outlive their volume, so with backups
+            // the volume need not exist.
+            _ = try await cinder.volume(id)
+        }
         let (chains, orphans) = BackupChainPlanner.chains(of: backups)
         func describe(_ backup: VolumeBackup) -> JSON {
             [
