@@ -88,6 +88,12 @@ stop_pid() {
     rm -f "$pidfile"
 }
 
+start_api_engine() {
+    log "starting Mistral API + engine on http://127.0.0.1:$API_PORT"
+    nohup setsid "$1/bin/mistral-server" --server api,engine --config-file "$DIR/mistral.conf" \
+        > "$DIR/log/api-engine.out" 2>&1 < /dev/null & echo $! > "$DIR/api-engine.pid"
+}
+
 start() {
     "$root/scripts/local-services.sh" start >/dev/null
     local venv; venv=$("$root/scripts/python-env.sh")
@@ -111,9 +117,7 @@ start() {
         log "Mistral API and engine already running (http://127.0.0.1:$API_PORT)"
     else
         port_open "$API_PORT" && die "port $API_PORT is in use by another program; set MA_MISTRAL_API_PORT"
-        log "starting Mistral API + engine on http://127.0.0.1:$API_PORT"
-        nohup setsid "$venv/bin/mistral-server" --server api,engine --config-file "$DIR/mistral.conf" \
-            > "$DIR/log/api-engine.out" 2>&1 < /dev/null & echo $! > "$DIR/api-engine.pid"
+        start_api_engine "$venv"
     fi
     if [ "$WITH_EXECUTOR" = 1 ]; then
         if alive "$DIR/executor.pid"; then
@@ -125,10 +129,18 @@ start() {
                 > "$DIR/log/executor.out" 2>&1 < /dev/null & echo $! > "$DIR/executor.pid"
         fi
     fi
-    local waited=0
-    until curl -fsS "http://127.0.0.1:$API_PORT/v2/workflows?limit=1" >/dev/null 2>&1; do
-        waited=$((waited + 1))
-        if [ $waited -gt 180 ] || ! alive "$DIR/api-engine.pid"; then
+    # Each probe has a time limit: a Mistral API that accepted the
+    # connection but never answers (seen once, at its first request) would
+    # otherwise hang here for good. Such an API is restarted once.
+    local since=$SECONDS restarted=0
+    until curl -fsS --max-time 5 "http://127.0.0.1:$API_PORT/v2/workflows?limit=1" >/dev/null 2>&1; do
+        if [ $((SECONDS - since)) -gt 60 ] && [ $restarted = 0 ] && alive "$DIR/api-engine.pid"; then
+            log "Mistral API does not answer: restarting it once"
+            stop_pid "$DIR/api-engine.pid" "Mistral API + engine"
+            start_api_engine "$venv"
+            restarted=1 since=$SECONDS
+        fi
+        if [ $((SECONDS - since)) -gt 180 ] || ! alive "$DIR/api-engine.pid"; then
             tail -30 "$DIR/log/api-engine.out" >&2; ls "$DIR/log" >&2
             die "Mistral API did not come up"
         fi
