@@ -28,18 +28,25 @@ enum LoggingSetup {
     }
 }
 
-/// Writes whole lines to standard error, one write per line so that lines of
-/// concurrent tasks never interleave.
+/// Writes whole lines to standard error, one line at a time, so that lines
+/// of concurrent tasks never interleave (a pipe splits writes longer than
+/// PIPE_BUF, so one `write` per line is not enough on its own).
 enum StandardErrorLines {
+    private static let lock = Mutex(())
+
     static func write(_ line: String) {
         var text = line
         text.append("\n")
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Foundation.write(STDERR_FILENO, buffer.baseAddress! + offset, buffer.count - offset)
-                if written <= 0 { return }
-                offset += written
+        lock.withLock { _ in
+            text.withUTF8 { buffer in
+                guard let base = buffer.baseAddress else { return }
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Foundation.write(STDERR_FILENO, base + offset, buffer.count - offset)
+                    if written < 0 && errno == EINTR { continue }
+                    if written <= 0 { return }
+                    offset += written
+                }
             }
         }
     }
@@ -49,6 +56,9 @@ enum StandardErrorLines {
 ///
 /// - human: `2026-11-25T02:10:00.123Z info    action succeeded action.name=int32bit.debug.echo ...`
 /// - json: `{"action.name": ..., "level": ..., "logger": ..., "message": ..., "time": ...}`
+///
+/// Logged values come from tenants (action inputs, server error bodies), so
+/// every event is exactly one line whatever they hold: see ``LogLine``.
 struct LineLogHandler: LogHandler {
     let label: String
     let format: Configuration.LogFormat
@@ -66,20 +76,139 @@ struct LineLogHandler: LogHandler {
         all.merge(metadata) { _, new in new }
         if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
         if let error = event.error { all["error"] = "\(error)" }
+        StandardErrorLines.write(LogLine.render(
+            format: format, time: Timestamp.now(), level: event.level, label: label,
+            message: "\(event.message)", metadata: all.mapValues { "\($0)" }
+        ))
+    }
+}
+
+/// Renders one event as one line that cannot be mistaken for several, nor
+/// carry terminal escape sequences, nor be made to grow without bound.
+enum LogLine {
+    /// The longest message or metadata value kept, in UTF-8 bytes; the rest
+    /// is cut (a whole server error page helps nobody and slows the writer).
+    static let maximumValueBytes = 16_384
+
+    /// The fields a JSON line always has; metadata cannot replace them.
+    static let reservedJSONKeys: Set<String> = ["time", "level", "logger", "message"]
+
+    static func render(
+        format: Configuration.LogFormat, time: String, level: Logger.Level, label: String, message: String,
+        metadata: [String: String]
+    ) -> String {
         switch format {
         case .human:
-            var text = "\(Timestamp.now()) \(event.level.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0))\(event.message)"
-            for (key, value) in all.sorted(by: { $0.key < $1.key }) {
-                let shown = "\(value)"
-                text += " \(key)=" + (shown.contains(" ") || shown.isEmpty ? "\"\(shown)\"" : shown)
+            // Levels in a column; "critical" still gets its space.
+            let levelName = level.rawValue
+            var text = time + " " + levelName + String(repeating: " ", count: max(1, 8 - levelName.count))
+            text += escapedText(truncated(message))
+            for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+                text += " " + escapedKey(key) + "=" + quotedValue(truncated(value))
             }
-            StandardErrorLines.write(text)
+            return text
         case .json:
-            var object: [String: String] = ["time": Timestamp.now(), "level": event.level.rawValue, "message": "\(event.message)", "logger": label]
-            for (key, value) in all { object[key] = "\(value)" }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            StandardErrorLines.write(String(decoding: data, as: UTF8.self))
+            var fields: [String: String] = ["time": time, "level": level.rawValue, "logger": label, "message": truncated(message)]
+            for (key, value) in metadata {
+                // A value named like a fixed field ("level": "critical") must not pass for it.
+                var name = key
+                while fields[name] != nil { name = "metadata." + name }
+                fields[name] = truncated(value)
+            }
+            var text = "{"
+            for (index, (key, value)) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
+                if index > 0 { text += ", " }
+                text += jsonString(key) + ": " + jsonString(value)
+            }
+            return text + "}"
         }
+    }
+
+    /// `value` cut after ``maximumValueBytes`` bytes of UTF-8, on a scalar
+    /// boundary, with a note of how much was cut.
+    static func truncated(_ value: String) -> String {
+        let total = value.utf8.count
+        guard total > maximumValueBytes else { return value }
+        var kept = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in value.unicodeScalars {
+            let size = UTF8.width(scalar)
+            if bytes + size > maximumValueBytes { break }
+            kept.append(scalar)
+            bytes += size
+        }
+        return String(kept) + "… [\(total - bytes) more bytes]"
+    }
+
+    /// Whether a scalar would change how a line reads on a terminal or in a
+    /// file: C0 controls (line feed, carriage return, ESC...), DEL, C1
+    /// controls (NEL, CSI...) and the Unicode line and paragraph separators.
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        let value = scalar.value
+        return value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
+    }
+
+    /// Human format: controls as visible escapes (`\n`, `\x1b`, `\u2028`),
+    /// and `\` doubled so that an escape in the line always means one.
+    static func escapedText(_ value: String, alsoEscaping extra: Set<Unicode.Scalar> = []) -> String {
+        guard value.unicodeScalars.contains(where: { isControl($0) || $0 == "\\" || extra.contains($0) }) else {
+            return value
+        }
+        var result = ""
+        result.reserveCapacity(value.utf8.count + 8)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case "\\": result += "\\\\"
+            case _ where isControl(scalar) || extra.contains(scalar):
+                result += scalar.value > 0xFF ? "\\u" + hex(scalar.value, digits: 4) : "\\x" + hex(scalar.value, digits: 2)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    /// Human format: a key never holds a space, `=` or `"`, so it cannot
+    /// end early and start a forged `key=value`.
+    static func escapedKey(_ key: String) -> String {
+        key.isEmpty ? "\"\"" : escapedText(key, alsoEscaping: [" ", "=", "\""])
+    }
+
+    /// Human format: a value in quotes when it is empty or holds a space,
+    /// `=` or `"` (inner quotes escaped), so it cannot pass for more pairs.
+    static func quotedValue(_ value: String) -> String {
+        let escaped = escapedText(value)
+        guard escaped.isEmpty || escaped.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" }) else {
+            return escaped
+        }
+        return "\"" + escaped.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    /// A JSON string literal: quotes, backslashes and every control (C0,
+    /// DEL, C1, U+2028/9) escaped; other characters as UTF-8. A Swift
+    /// string holds only valid Unicode, so the line is valid UTF-8 JSON.
+    static func jsonString(_ value: String) -> String {
+        var result = "\""
+        result.reserveCapacity(value.utf8.count + 2)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where isControl(scalar): result += "\\u" + hex(scalar.value, digits: 4)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result + "\""
+    }
+
+    private static func hex(_ value: UInt32, digits: Int) -> String {
+        let text = String(value, radix: 16)
+        return String(repeating: "0", count: max(0, digits - text.count)) + text
     }
 }
 

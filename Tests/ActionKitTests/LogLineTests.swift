@@ -1,0 +1,137 @@
+import Foundation
+import Logging
+@testable import MistralActionsCLI
+import OrderedJSON
+import OsloConfig
+import Testing
+
+/// Logged values come from tenants (action inputs, OpenStack error bodies):
+/// whatever they hold, an event stays one line that says what it is.
+@Suite("Log lines cannot be forged")
+struct LogLineTests {
+    static let forgery = "oops\n2026-12-06T01:02:03.456Z error   worker stopped action.name=forged"
+
+    func line(
+        _ format: Configuration.LogFormat, message: String = "action failed", metadata: [String: String] = [:],
+        level: Logger.Level = .info
+    ) -> String {
+        LogLine.render(
+            format: format, time: "2026-11-25T02:10:00.123Z", level: level, label: "mistral-actions",
+            message: message, metadata: metadata)
+    }
+
+    /// The JSON line parsed with the project's strict parser: it is one valid object.
+    func parsedJSON(_ line: String) throws -> JSON {
+        try JSON(parsing: Data(line.utf8))
+    }
+
+    @Test("a value with a newline stays on one line in the human format, escaped as \\n")
+    func newlineInHumanValue() {
+        let text = line(.human, metadata: ["action.error": Self.forgery])
+        #expect(!text.contains("\n"))
+        #expect(text.contains(#"action.error="oops\n2026-12-06T01:02:03.456Z error   worker stopped action.name=forged""#), "\(text)")
+    }
+
+    @Test("a value with a newline stays on one line in JSON and reads back unchanged")
+    func newlineInJSONValue() throws {
+        let text = line(.json, metadata: ["action.error": Self.forgery])
+        #expect(!text.contains("\n"))
+        #expect(try parsedJSON(text)["action.error"] == .string(Self.forgery))
+    }
+
+    @Test("a message with a carriage return or newline stays on one line in both formats")
+    func newlineInMessage() throws {
+        let message = "first\r\nsecond"
+        let human = line(.human, message: message)
+        #expect(!human.contains("\n") && !human.contains("\r"))
+        #expect(human.hasSuffix(#"first\r\nsecond"#), "\(human)")
+        let json = line(.json, message: message)
+        #expect(!json.contains("\n") && !json.contains("\r"))
+        #expect(try parsedJSON(json)["message"] == .string(message))
+    }
+
+    @Test("an ESC sequence and other controls are escaped, so none reaches a terminal raw")
+    func controlCharactersEscaped() throws {
+        let hostile = "\u{1B}[2J\u{1B}]0;pwned\u{07}tab\there\u{00}nul\u{7F}del\u{9B}csi\u{85}nel\u{2028}ls"
+        let human = line(.human, message: hostile, metadata: ["input": hostile])
+        let controls = human.unicodeScalars.filter { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0.value == 0x2028 }
+        #expect(controls.isEmpty, "\(controls.map(\.value))")
+        #expect(human.contains(#"\x1b[2J\x1b]0;pwned\x07tab\there\x00nul\x7fdel\x9bcsi\x85nel\u2028ls"#), "\(human)")
+
+        let json = line(.json, message: hostile, metadata: ["input": hostile])
+        #expect(!json.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0.value == 0x2028 })
+        #expect(json.contains(#"\u001b[2J"#))
+        let parsed = try parsedJSON(json)
+        #expect(parsed["message"] == .string(hostile))
+        #expect(parsed["input"] == .string(hostile))
+    }
+
+    @Test("a key with a newline, a space or '=' cannot start a forged line or pair")
+    func hostileKeys() throws {
+        let key = "x\nfake=1 level"
+        let human = line(.human, metadata: [key: "v"])
+        #expect(!human.contains("\n"))
+        #expect(human.hasSuffix(#" x\nfake\x3d1\x20level=v"#), "\(human)")
+        let json = line(.json, metadata: [key: "v"])
+        #expect(!json.contains("\n"))
+        #expect(try parsedJSON(json)[key] == "v")
+    }
+
+    @Test("a quoted value cannot close its quotes and add a pair of its own")
+    func quotesInValue() {
+        let text = line(.human, metadata: ["a": #"x" action.name="forged"#])
+        #expect(text.hasSuffix(#" a="x\" action.name=\"forged""#), "\(text)")
+    }
+
+    @Test("a backslash is doubled, so a literal \\n in a value is told apart from a newline")
+    func backslashDoubled() {
+        let text = line(.human, metadata: ["a": #"C:\new"#, "b": "C:\new"])
+        #expect(text.hasSuffix(#" a=C:\\new b=C:\new"#), "\(text)")
+    }
+
+    @Test("metadata named like a fixed JSON field does not replace it")
+    func reservedJSONFields() throws {
+        let json = line(.json, metadata: ["level": "critical", "message": "forged", "time": "never", "logger": "root"], level: .info)
+        let parsed = try parsedJSON(json)
+        #expect(parsed["level"] == "info")
+        #expect(parsed["message"] == "action failed")
+        #expect(parsed["time"] == "2026-11-25T02:10:00.123Z")
+        #expect(parsed["logger"] == "mistral-actions")
+        #expect(parsed["metadata.level"] == "critical")
+        #expect(parsed["metadata.message"] == "forged")
+    }
+
+    @Test("a huge value is cut to a bounded single line in both formats, on a character boundary")
+    func hugeValue() throws {
+        // Multi-byte characters and newlines all the way, so the cut and the escapes meet.
+        let huge = String(repeating: "é\n", count: 600_000)
+        let human = line(.human, metadata: ["output": huge])
+        #expect(!human.contains("\n"))
+        #expect(human.utf8.count < 3 * LogLine.maximumValueBytes)
+        #expect(human.contains("more bytes]"))
+        let json = line(.json, message: huge, metadata: ["output": huge])
+        #expect(!json.contains("\n"))
+        #expect(json.utf8.count < 6 * LogLine.maximumValueBytes)
+        let parsed = try parsedJSON(json)
+        let output = try #require(parsed["output"]?.stringValue)
+        // What is kept and what is said to be cut add up to the whole value.
+        let parts = output.components(separatedBy: "… [")
+        #expect(parts.count == 2)
+        #expect(parts[0].hasPrefix("é\né\n"))
+        #expect(parts[0].utf8.count <= LogLine.maximumValueBytes)
+        #expect(parts.last == "\(huge.utf8.count - parts[0].utf8.count) more bytes]")
+    }
+
+    @Test("the human format keeps its columns; critical still has a space before the message")
+    func humanLayout() {
+        #expect(line(.human, message: "started", metadata: ["k": "v w", "e": ""], level: .info)
+            == #"2026-11-25T02:10:00.123Z info    started e="" k="v w""#)
+        #expect(line(.human, message: "down", level: .critical) == "2026-11-25T02:10:00.123Z critical down")
+    }
+
+    @Test("the JSON format has sorted keys and Python's separators")
+    func jsonLayout() {
+        #expect(line(.json, message: "ü", metadata: ["a.b": "1"])
+            == #"{"a.b": "1", "level": "info", "logger": "mistral-actions", "message": "ü", "time": "2026-11-25T02:10:00.123Z"}"#)
+    }
+}
