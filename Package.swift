@@ -20,6 +20,7 @@ import PackageDescription
 //   Worker                   the executor service: consume, route, run, heartbeat, report, relay
 //   MistralActionsCLI        the commands of `mistral-actions` (callable from tests)
 //   mistral-actions          the thin executable
+//   FuzzTargets, mistral-actions-fuzz  libFuzzer targets (Fuzz/); corpus replayed by FuzzCorpusTests
 
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -212,6 +213,30 @@ let package = Package(
                 "MistralActionsCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // Fuzzing (issue 10): the targets as a library, a libFuzzer entry
+        // point (built with -sanitize=fuzzer -DFUZZING by scripts/fuzz.sh; a
+        // corpus replayer otherwise) and the corpus replay test.
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "ActionCatalog", "ActionKit", "AMQPClient", "MistralProtocol", "OpenStackClient", "OpenStackSimulator",
+                "OrderedJSON", "OsloConfig", "OsloMessaging", "Worker",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Fuzz/Targets",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "mistral-actions-fuzz",
+            dependencies: ["FuzzTargets"],
+            path: "Fuzz/Entry",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FuzzCorpusTests",
+            dependencies: ["FuzzTargets", "MistralProtocol", "OrderedJSON"],
             swiftSettings: strictSettings
         ),
         .testTarget(
