@@ -3,56 +3,43 @@ import Testing
 
 @testable import OpenStackClient
 
+// The waiters below start with `Task.immediate` / `addImmediateTask`: the
+// new task runs on the caller's thread until it first suspends, which is
+// inside `acquire()` or `value()` once it has joined the queue. So when the
+// call returns, the waiter is queued: the order of the queue is the order
+// of the calls, on any machine.
 @Suite("AsyncSemaphore and SingleFlight")
 struct ConcurrencyPrimitivesTests {
-    /// Waits (without blocking) until `condition` holds, at most 5 s.
-    func eventually(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("condition not met in time")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-    }
-
     @Test("permits are handed out first come, first served")
     func fifo() async throws {
         let semaphore = AsyncSemaphore(permits: 1)
         try await semaphore.acquire()
         let order = Locked<[Int]>([])
-        let queued = Locked(0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<5 {
-                // Start the waiters one after another so that their order is known.
-                group.addTask {
-                    queued.withLock { $0 += 1 }
+                group.addImmediateTask {
                     try await semaphore.acquire()
                     order.withLock { $0.append(index) }
                     semaphore.release()
                 }
-                try await eventually { queued.withLock { $0 } == index + 1 }
-                try await Task.sleep(for: .milliseconds(10))
             }
+            #expect(order.value.isEmpty)
             semaphore.release()
             try await group.waitForAll()
         }
-        #expect(order.withLock { $0 } == [0, 1, 2, 3, 4])
+        #expect(order.value == [0, 1, 2, 3, 4])
     }
 
     @Test("a cancelled waiter leaves the queue and the permit goes to the next")
     func cancelledWaiter() async throws {
         let semaphore = AsyncSemaphore(permits: 1)
         try await semaphore.acquire()
-        let first = Task { try await semaphore.acquire() }
-        try await Task.sleep(for: .milliseconds(20))
-        let second = Task {
+        let first = Task.immediate { try await semaphore.acquire() }
+        let second = Task.immediate {
             try await semaphore.acquire()
             semaphore.release()
             return true
         }
-        try await Task.sleep(for: .milliseconds(20))
         first.cancel()
         await #expect(throws: CancellationError.self) { try await first.value }
         semaphore.release()
@@ -66,16 +53,20 @@ struct ConcurrencyPrimitivesTests {
     func sharedFetch() async throws {
         let flight = SingleFlight<Int>()
         let fetches = Locked(0)
+        let (fetched, finishFetch) = AsyncStream.makeStream(of: Int.self)
         let values = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<10 {
-                group.addTask {
+                group.addImmediateTask {
                     try await flight.value {
                         fetches.withLock { $0 += 1 }
-                        try await Task.sleep(for: .milliseconds(100))
-                        return 7
+                        // The fetch ends only when all ten callers are in.
+                        for await value in fetched { return value }
+                        return 0
                     }
                 }
             }
+            finishFetch.yield(7)
+            finishFetch.finish()
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(values == Array(repeating: 7, count: 10))
@@ -99,15 +90,13 @@ struct ConcurrencyPrimitivesTests {
     @Test("when the fetching task is cancelled, a waiter takes over")
     func cancelledFetcher() async throws {
         let flight = SingleFlight<Int>()
-        let fetcher = Task {
+        let fetcher = Task.immediate {
             try await flight.value {
-                try await Task.sleep(for: .seconds(10))
+                try await Task.sleep(for: .seconds(600))
                 return 1
             }
         }
-        try await Task.sleep(for: .milliseconds(30))
-        let waiter = Task { try await flight.value { 2 } }
-        try await Task.sleep(for: .milliseconds(30))
+        let waiter = Task.immediate { try await flight.value { 2 } }
         fetcher.cancel()
         await #expect(throws: CancellationError.self) { try await fetcher.value }
         #expect(try await waiter.value == 2)

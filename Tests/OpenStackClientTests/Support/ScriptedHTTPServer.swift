@@ -3,6 +3,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import Synchronization
+import Testing
 
 /// One scripted answer of ``ScriptedHTTPServer``.
 struct ScriptedResponse: Sendable {
@@ -48,7 +49,8 @@ struct ReceivedRequest: Sendable {
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 (port 0) for integration tests:
 /// a queue of scripted answers per `METHOD /path` (query ignored), a log of
-/// what arrived and the highest number of requests answered at once.
+/// what arrived, the highest number of requests answered at once, and
+/// answers held back until the test releases them (``hold(_:_:)``).
 final class ScriptedHTTPServer: Sendable {
     private struct State {
         var scripts: [String: [ScriptedResponse]] = [:]
@@ -57,6 +59,12 @@ final class ScriptedHTTPServer: Sendable {
         var inFlight = 0
         var maxInFlight = 0
         var connections: [ObjectIdentifier: any Channel] = [:]
+        /// Keys whose answers wait for ``release(_:_:count:)``.
+        var heldKeys: Set<String> = []
+        /// Held requests in arrival order, per key.
+        var held: [String: [EventLoopPromise<Void>]] = [:]
+        /// Releases asked for before the requests arrived.
+        var releaseCredits: [String: Int] = [:]
     }
 
     private let state = Mutex(State())
@@ -110,11 +118,72 @@ final class ScriptedHTTPServer: Sendable {
     /// The most requests being answered at the same time so far.
     var maxConcurrentRequests: Int { state.withLock { $0.maxInFlight } }
 
+    /// Requests received and not answered yet.
+    var requestsInFlight: Int { state.withLock { $0.inFlight } }
+
+    /// From now on, requests to `method path` are received (logged, counted
+    /// in flight) but not answered until ``release(_:_:count:)`` lets them
+    /// go: a test can then see exactly which requests are in flight at
+    /// once, whatever the machine's speed.
+    func hold(_ method: String, _ path: String) {
+        state.withLock { _ = $0.heldKeys.insert("\(method) \(path)") }
+    }
+
+    /// Lets `count` held requests to `method path` be answered, oldest
+    /// first; releases beyond those waiting apply to the next arrivals.
+    func release(_ method: String, _ path: String, count: Int = 1) {
+        let key = "\(method) \(path)"
+        let released = state.withLock { state -> [EventLoopPromise<Void>] in
+            var waiting = state.held[key, default: []]
+            let now = Array(waiting.prefix(count))
+            waiting.removeFirst(now.count)
+            state.held[key] = waiting
+            state.releaseCredits[key, default: 0] += count - now.count
+            return now
+        }
+        released.forEach { $0.succeed() }
+    }
+
+    /// Stops holding `method path` and answers every request held there.
+    func releaseAll(_ method: String, _ path: String) {
+        let key = "\(method) \(path)"
+        let released = state.withLock { state -> [EventLoopPromise<Void>] in
+            state.heldKeys.remove(key)
+            state.releaseCredits[key] = nil
+            return state.held.removeValue(forKey: key) ?? []
+        }
+        released.forEach { $0.succeed() }
+    }
+
+    /// Waits until at least `count` requests to `method path` arrived.
+    /// `limit` only guards against a hang: it is not a timing assumption.
+    func waitForRequests(
+        _ method: String, _ path: String, count: Int, limit: Duration = .seconds(60),
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let deadline = ContinuousClock.now + limit
+        while requests(method, path).count < count {
+            guard ContinuousClock.now < deadline else {
+                let seen = requests(method, path).count
+                Issue.record("\(count) requests to \(method) \(path) expected, \(seen) arrived", sourceLocation: sourceLocation)
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     func stop() async throws {
         let connections = state.withLock { Array($0.connections.values) }
         for connection in connections {
             try? await connection.close()
         }
+        // Held answers go nowhere now (their connections are closed), but
+        // every promise must be completed.
+        let held = state.withLock { state in
+            defer { state.held = [:] }
+            return state.held.values.flatMap { $0 }
+        }
+        held.forEach { $0.succeed() }
         try await serverChannel.withLock { $0 }?.close()
     }
 
@@ -140,6 +209,23 @@ final class ScriptedHTTPServer: Sendable {
             }
             return state.fallbacks[key]
                 ?? .json(404, #"{"itemNotFound": {"code": 404, "message": "nothing scripted for \#(key)"}}"#)
+        }
+    }
+
+    /// Whether the answer to `request` must wait for a release; if so,
+    /// `makePromise()` is called (under the lock, so that no release is
+    /// lost) and its promise completes at the release.
+    fileprivate func mustHold(_ request: ReceivedRequest, makePromise: () -> EventLoopPromise<Void>) -> EventLoopFuture<Void>? {
+        let key = "\(request.method) \(request.path)"
+        return state.withLock { state in
+            guard state.heldKeys.contains(key) else { return nil }
+            if let credits = state.releaseCredits[key], credits > 0 {
+                state.releaseCredits[key] = credits - 1
+                return nil
+            }
+            let promise = makePromise()
+            state.held[key, default: []].append(promise)
+            return promise.futureResult
         }
     }
 
@@ -176,12 +262,23 @@ private final class ScriptedHandler: ChannelInboundHandler, RemovableChannelHand
             let response = server.received(request)
             guard !response.hangs else { return }
             let keepAlive = head.isKeepAlive
-            if response.delay == .zero {
-                answer(context: context, response, keepAlive: keepAlive)
-            } else {
-                context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(response.delay)) {
-                    self.answer(context: context, response, keepAlive: keepAlive)
+            let eventLoop = context.eventLoop
+            if let release = server.mustHold(request, makePromise: { eventLoop.makePromise() }) {
+                release.assumeIsolated().whenSuccess {
+                    self.respond(context: context, response, keepAlive: keepAlive)
                 }
+            } else {
+                respond(context: context, response, keepAlive: keepAlive)
+            }
+        }
+    }
+
+    private func respond(context: ChannelHandlerContext, _ response: ScriptedResponse, keepAlive: Bool) {
+        if response.delay == .zero {
+            answer(context: context, response, keepAlive: keepAlive)
+        } else {
+            context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(response.delay)) {
+                self.answer(context: context, response, keepAlive: keepAlive)
             }
         }
     }

@@ -157,3 +157,18 @@ final class Locked<Value: Sendable>: Sendable {
 
 /// A logger that drops everything (tests that do not look at logs).
 let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+/// Waits (without blocking a thread) until `condition` holds. The limit only
+/// guards against a hang; it is no assumption about the machine's speed.
+func eventually(
+    limit: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + limit
+    while !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("condition not met within \(limit)", sourceLocation: sourceLocation)
+            throw CancellationError()
+        }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
