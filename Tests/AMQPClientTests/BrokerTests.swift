@@ -262,7 +262,7 @@ struct BrokerTests {
             let consumer = try await connection.consume(queue: queue)
             try await connection.deleteQueue(name: queue)
             let error = await #expect(throws: AMQPError.self) {
-                try await withTimeout(.seconds(10), "consumer end") {
+                try await withTimeout(.seconds(60), "consumer end") {
                     for try await _ in consumer {}
                 }
             }
@@ -314,10 +314,12 @@ struct BrokerTests {
 
     @Test func heartbeatsKeepAnIdleConnectionOpen() async throws {
         var configuration = try TestEnvironment.configuration()
-        configuration.heartbeatSeconds = 1
+        // 2 s, not 1: a heartbeat may come up to 4 s late on a loaded machine.
+        configuration.heartbeatSeconds = 2
         try await withConnection(configuration) { connection in
-            // The broker drops a connection that misses two heartbeats.
-            try await Task.sleep(for: .seconds(4))
+            // The broker drops a connection that misses two heartbeats (4 s
+            // of silence); idle longer than that.
+            try await Task.sleep(for: .seconds(7))
             #expect(try await connection.publish(body: [1], routingKey: TestEnvironment.uniqueName("nowhere")) == .acknowledged)
             #expect(connection.connectionGeneration == 1)
             #expect(connection.isConnected)
@@ -341,16 +343,20 @@ struct BrokerTests {
         try await withConnection(try TestEnvironment.configuration()) { connection in
             try await connection.declareQueue(name: queue, arguments: Self.expiry)
             let consumer = try await connection.consume(queue: queue)
+            let received = ReceivedMessages()
             let iterating = Task {
                 for try await delivery in consumer {
                     connection.ack(delivery)
+                    received.add(delivery)
                 }
             }
-            try await Task.sleep(for: .milliseconds(100))
+            // Cancel only once the task is iterating: it has taken a delivery.
+            #expect(try await connection.publish(body: [1], routingKey: queue) == .acknowledged)
+            try await waitUntil("the first delivery", limit: .seconds(60)) { !received.ids.isEmpty }
             iterating.cancel()
             _ = await iterating.result
             // The broker sees no consumer any more.
-            try await withTimeout(.seconds(10), "consumer count 0") {
+            try await withTimeout(.seconds(60), "consumer count 0") {
                 while try await connection.declareQueue(name: queue, passive: true).consumerCount != 0 {
                     try await Task.sleep(for: .milliseconds(50))
                 }
@@ -439,8 +445,10 @@ struct ConnectionSecurityTests {
         let connection = AMQPConnection(configuration: try tlsConfiguration(host: "127.0.0.1", tls: tls), logger: TestEnvironment.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await connection.run() }
+            // The first attempt has failed (however long it took), then the wait gives up.
+            try await waitForConnectionFailure(connection)
             let error = await #expect(throws: AMQPError.self) {
-                try await connection.waitUntilConnected(timeout: .seconds(5))
+                try await connection.waitUntilConnected(timeout: .milliseconds(100))
             }
             #expect(error?.code == .notConnected)
             let cause = try #require(connection.lastConnectionError)
@@ -456,8 +464,9 @@ struct ConnectionSecurityTests {
         let connection = AMQPConnection(configuration: try TestEnvironment.configuration(url: url), logger: TestEnvironment.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await connection.run() }
+            try await waitForConnectionFailure(connection)
             let error = await #expect(throws: AMQPError.self) {
-                try await connection.waitUntilConnected(timeout: .seconds(5))
+                try await connection.waitUntilConnected(timeout: .milliseconds(100))
             }
             let cause = try #require(error?.underlying as? AMQPError)
             #expect(cause.code == .authenticationFailed)
@@ -476,8 +485,11 @@ struct ConnectionSecurityTests {
         let connection = AMQPConnection(configuration: configuration, logger: TestEnvironment.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await connection.run() }
+            // The cause is known once the first attempt failed; the publish
+            // then waits its 500 ms for a connection that does not come.
+            try await waitForConnectionFailure(connection)
             let error = await #expect(throws: AMQPError.self) {
-                try await withTimeout(.seconds(10), "publish while disconnected") {
+                try await withTimeout(.seconds(60), "publish while disconnected") {
                     try await connection.publish(body: [1], routingKey: "x")
                 }
             }

@@ -74,7 +74,7 @@ struct ConnectionRecoveryTests {
             let connections = try await rabbitmqctl("list_connections", "pid", "client_properties", "--silent")
             let pid = try #require(connections.split(separator: "\n").first { $0.contains(name) }?.split(separator: "\t").first)
             try await rabbitmqctl("close_connection", String(pid), "test: forced close")
-            try await waitUntil("reconnected", limit: .seconds(30)) {
+            try await waitUntil("reconnected", limit: .seconds(60)) {
                 connection.isConnected && connection.connectionGeneration == 2
             }
 
@@ -92,7 +92,7 @@ struct ConnectionRecoveryTests {
             let next = try await nextDelivery(consumer)
             #expect(next.body == [2])
             connection.ack(next)
-            try await waitUntil("queue drained", limit: .seconds(10)) {
+            try await waitUntil("queue drained", limit: .seconds(60)) {
                 let state = try await connection.declareQueue(name: queue, passive: true)
                 return state.messageCount == 0 && state.consumerCount == 1
             }

@@ -107,7 +107,7 @@ func withConnection<T: Sendable>(
         }
         group.addTask {
             try await withTimeout(limit, "test body") {
-                try await connection.waitUntilConnected(timeout: .seconds(15))
+                try await connection.waitUntilConnected(timeout: .seconds(30))
                 return try await body(connection)
             }
         }
@@ -121,8 +121,19 @@ func withConnection<T: Sendable>(
     }
 }
 
-/// Takes the next delivery of `consumer`, failing after `limit`.
-func nextDelivery(_ consumer: AMQPConsumer, limit: Duration = .seconds(10)) async throws -> AMQPDelivery {
+/// Waits until the connection's first attempt has failed (it records why);
+/// `limit` only guards against a hang.
+func waitForConnectionFailure(_ connection: AMQPConnection, limit: Duration = .seconds(60)) async throws {
+    try await withTimeout(limit, "a failed connection attempt") {
+        while connection.lastConnectionError == nil {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// Takes the next delivery of `consumer`, failing after `limit` (a guard
+/// against a hang, generous for a loaded machine).
+func nextDelivery(_ consumer: AMQPConsumer, limit: Duration = .seconds(30)) async throws -> AMQPDelivery {
     try await withTimeout(limit, "waiting for a delivery on \(consumer.queue)") {
         var iterator = consumer.makeAsyncIterator()
         guard let delivery = try await iterator.next() else {
