@@ -144,7 +144,9 @@ enum TopologyVariant: String, CaseIterable, Sendable, CustomTestStringConvertibl
     /// The consumer of `queue` as `rabbitmqctl list_consumers` shows it.
     private static func consumer(of queue: String) async throws -> (prefetchCount: String, arguments: String) {
         var output = ""
-        for _ in 0..<10 {
+        // Polls until the broker lists it; the deadline only guards against a hang.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
             output = try await rabbitmqctl(["list_consumers", "-q", "--no-table-headers", "queue_name", "prefetch_count", "arguments"])
             for line in output.split(separator: "\n") {
                 let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)

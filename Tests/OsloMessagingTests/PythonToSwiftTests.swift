@@ -9,6 +9,16 @@ import Testing
 /// Requests the Swift test endpoint received, by their `token` argument.
 final class RequestRecorder: Sendable {
     private let requests = Mutex<[String: [RPCRequest]]>([:])
+    private let released = Mutex<Set<String>>([])
+
+    /// Lets the `wait` requests carrying `token` return.
+    func release(_ token: String) {
+        _ = released.withLock { $0.insert(token) }
+    }
+
+    func isReleased(_ token: String) -> Bool {
+        released.withLock { $0.contains(token) }
+    }
 
     func record(_ request: RPCRequest) {
         let token = request.arguments["token"]?.stringValue ?? ""
@@ -44,6 +54,16 @@ func testEndpoint(_ recorder: RequestRecorder) -> @Sendable (RPCRequest) async t
             let seconds = request.arguments["seconds"]?.doubleValue ?? 0
             try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
             return request.arguments["seconds"] ?? nil
+        case "wait":
+            // Returns when the test says so (RequestRecorder.release), not
+            // after a time; the limit only ends a test that forgot to.
+            recorder.record(request)
+            let token = request.arguments["token"]?.stringValue ?? ""
+            let deadline = ContinuousClock.now + .seconds(300)
+            while !recorder.isReleased(token) && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            return request.arguments["value"] ?? nil
         default:
             throw RPCServer.NoSuchMethod(method: request.method)
         }
@@ -91,7 +111,7 @@ struct PythonToSwiftScope: SuiteTrait, TestScoping {
                     group.addTask {
                         try await server.serve(handler: testEndpoint(recorder))
                     }
-                    _ = try await logs.waitFor(.seconds(20), "the server consumes") { $0.message == "RPC server consuming" }
+                    _ = try await logs.waitFor(.seconds(60), "the server consumes") { $0.message == "RPC server consuming" }
                     let client = try PythonClient(exchange: exchange, topic: topic)
                     python = client
                     try await client.peer.waitUntilReady()
@@ -177,7 +197,7 @@ extension Trait where Self == PythonToSwiftScope {
         let token = MessageID.generate()
         let reply = try await fixture.python.cast("record", ["token": .string(token), "value": [1, "two"]])
         #expect(reply["cast"] == true)
-        try await eventually(.seconds(10), "the cast reaches the handler") { !fixture.recorder.requests(token).isEmpty }
+        try await eventually(.seconds(60), "the cast reaches the handler") { !fixture.recorder.requests(token).isEmpty }
         let request = try #require(fixture.recorder.requests(token).first)
         #expect(!request.isCall)
         #expect(request.messageID == nil)
@@ -193,7 +213,7 @@ extension Trait where Self == PythonToSwiftScope {
         #expect(reply["result"] == "via server")
         let request = try #require(fixture.recorder.requests(token).first)
         let messageID = try #require(request.messageID)
-        let dispatched = try await fixture.logs.waitFor(.seconds(5), "dispatch log") {
+        let dispatched = try await fixture.logs.waitFor(.seconds(60), "dispatch log") {
             $0.message == "Dispatching a request" && $0.metadata["oslo.msg_id"] == messageID
         }
         #expect(dispatched.metadata["rpc.queue"] == "server")
@@ -205,14 +225,20 @@ extension Trait where Self == PythonToSwiftScope {
     @Test func callerTimesOutAndTheLateReplyIsHarmless() async throws {
         let fixture = try PythonToSwiftFixture.get()
         let token = MessageID.generate()
+        // The handler answers only when the test releases it: after the
+        // caller has given up and its reply queue is gone, however slow
+        // the machine.
         let outcome = try await runPeerOnce(
             ["call"] + peerArguments(exchange: fixture.exchange, topic: fixture.topic)
-                + ["--method", "sleep", "--args", #"{"seconds": 4, "token": "\#(token)"}"#, "--timeout", "2"]
+                + ["--method", "wait", "--args", #"{"value": 4, "token": "\#(token)"}"#, "--timeout", "2"]
         )
         #expect(outcome["timeout"] == true)
-        try await eventually(.seconds(10), "the handler got the call") { !fixture.recorder.requests(token).isEmpty }
+        try await eventually(.seconds(60), "the handler got the call") { !fixture.recorder.requests(token).isEmpty }
         let request = try #require(fixture.recorder.requests(token).first)
         let messageID = try #require(request.messageID)
+        let replyQueue = try #require(request.replyQueue)
+        try await waitUntilQueueIsGone(fixture.connection, replyQueue)
+        fixture.recorder.release(token)
         let abandoned = try await fixture.logs.waitFor(.seconds(30), "the late reply is abandoned") {
             $0.level == .error && $0.metadata["oslo.msg_id"] == messageID && $0.message.contains("missing reply queue")
         }
@@ -256,13 +282,13 @@ extension Trait where Self == PythonToSwiftScope {
         let request = RPCRequest(method: "record", arguments: ["token": .string(token)], context: RequestContext(), uniqueID: uniqueID)
         try await client.cast(request, topic: fixture.topic)
         try await client.cast(request, topic: fixture.topic)
-        _ = try await fixture.logs.waitFor(.seconds(10), "the duplicate is ignored") {
+        _ = try await fixture.logs.waitFor(.seconds(60), "the duplicate is ignored") {
             $0.message == "Ignoring a duplicate message" && $0.metadata["oslo.unique_id"] == uniqueID
         }
         // A later, distinct message is handled; the duplicate never was.
         let barrier = MessageID.generate()
         try await client.cast(RPCRequest(method: "record", arguments: ["token": .string(barrier)], context: RequestContext()), topic: fixture.topic)
-        try await eventually(.seconds(10), "the barrier cast") { !fixture.recorder.requests(barrier).isEmpty }
+        try await eventually(.seconds(60), "the barrier cast") { !fixture.recorder.requests(barrier).isEmpty }
         #expect(fixture.recorder.requests(token).count == 1)
     }
 
@@ -273,7 +299,7 @@ extension Trait where Self == PythonToSwiftScope {
         let marker = "not json " + MessageID.generate()
         let outcome = try await fixture.connection.publish(body: Array(marker.utf8), exchange: fixture.exchange, routingKey: fixture.topic)
         #expect(outcome == .acknowledged)
-        let record = try await fixture.logs.waitFor(.seconds(10), "the undecodable message is logged") {
+        let record = try await fixture.logs.waitFor(.seconds(60), "the undecodable message is logged") {
             $0.message == "Dropping a message that is not an oslo RPC request"
         }
         #expect(record.metadata["rpc.queue"] == "topic")

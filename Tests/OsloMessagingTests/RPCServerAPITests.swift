@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import OrderedJSON
 import OsloMessaging
+import Synchronization
 import Testing
 
 /// The lower-level server API (`start()`, acknowledge, `reply(to:with:)`,
@@ -29,7 +30,7 @@ import Testing
                     ["call"] + peerArguments(exchange: exchange, topic: topic)
                         + ["--server", "node-7", "--method", "add", "--args", #"{"a": 2, "b": 40}"#, "--context", #"{"request_id": "req-1"}"#]
                 )
-                let delivery = try await withTimeout(.seconds(15), "the call") { () -> RPCIncoming in
+                let delivery = try await withTimeout(.seconds(60), "the call") { () -> RPCIncoming in
                     for try await item in incoming {
                         return item
                     }
@@ -46,7 +47,7 @@ import Testing
                 #expect(request.context.requestID == "req-1")
                 let sum = (request.arguments["a"]?.int64Value ?? 0) + (request.arguments["b"]?.int64Value ?? 0)
                 try await server.reply(to: request, with: RPCReply(result: .integer(sum), messageID: "ignored"))
-                let output = try await caller.waitForJSON(.seconds(15), "the caller's result") { _ in true }
+                let output = try await caller.waitForJSON(.seconds(60), "the caller's result") { _ in true }
                 #expect(output["result"] == 42)
                 #expect(try await caller.waitForExit() == 0)
             } catch {
@@ -102,7 +103,7 @@ import Testing
                 #expect(error?.message == "it broke")
                 // stop() cancels the consumers; the iteration ends.
                 await server.stop()
-                try await withTimeout(.seconds(10), "the iteration ends after stop()") {
+                try await withTimeout(.seconds(60), "the iteration ends after stop()") {
                     try await responder.value
                 }
             } catch {
@@ -130,7 +131,9 @@ import Testing
                 options: OsloTopologyOptions(), prefetch: 0, logger: logs.logger("rpc-server")
             )
             let incoming = try await server.start()
-            let reader = Task {
+            // Immediate: the reader runs here until it waits inside the
+            // iteration, so the cancellation reaches a waiting iterator.
+            let reader = Task.immediate {
                 var count = 0
                 for try await item in incoming {
                     server.reject(item, requeue: true)
@@ -138,9 +141,8 @@ import Testing
                 }
                 return count
             }
-            try await Task.sleep(for: .milliseconds(200))
             reader.cancel()
-            let count = try await withTimeout(.seconds(10), "the iteration ends after cancellation") {
+            let count = try await withTimeout(.seconds(60), "the iteration ends after cancellation") {
                 try await reader.value
             }
             #expect(count == 0)
@@ -154,7 +156,8 @@ import Testing
 
     /// `serve()` sends oslo call-monitor keep-alives (`result: null,
     /// ending: false`) every `_timeout`/2 s while the handler runs, then the
-    /// final reply; observed on a raw reply queue, independent of timing.
+    /// final reply; observed on a raw reply queue, independent of timing:
+    /// the handler returns only after the test has seen a keep-alive.
     @Test func keepAlivesOnTheWire() async throws {
         let logs = LogCapture()
         let exchange = RPCTestEnvironment.uniqueName("api_ex")
@@ -166,17 +169,21 @@ import Testing
                 target: RPCTarget(exchange: exchange, topic: topic),
                 options: OsloTopologyOptions(), prefetch: 0, logger: logs.logger("rpc-server")
             )
+            let keepAliveSeen = SeenFlag()
             let serving = Task {
                 try await server.serve { request in
-                    // Long enough for several keep-alives (one a second) even on a
-                    // loaded machine, where a confirmed publish can take seconds.
-                    try await Task.sleep(for: .milliseconds(6500))
+                    // Bounded only to end a broken test; the reply loop
+                    // below fails it first.
+                    let deadline = ContinuousClock.now + .seconds(120)
+                    while !keepAliveSeen.isSet && ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
                     return request.arguments["value"] ?? nil
                 }
             }
             var failure: (any Error)?
             do {
-                _ = try await logs.waitFor(.seconds(20), "the server consumes") { $0.message == "RPC server consuming" }
+                _ = try await logs.waitFor(.seconds(60), "the server consumes") { $0.message == "RPC server consuming" }
                 try await connection.declareQueue(name: replyQueue)
                 let replies = try await connection.consume(queue: replyQueue)
                 let messageID = MessageID.generate()
@@ -192,6 +199,9 @@ import Testing
                         connection.ack(delivery)
                         let reply = try RPCReply(decodingBody: delivery.body)
                         received.append(reply)
+                        if !reply.ending {
+                            keepAliveSeen.set()
+                        }
                         #expect(delivery.properties.contentType == "application/json")
                         #expect(delivery.properties.deliveryMode == .persistent)
                         #expect(delivery.properties.expiration == nil)
@@ -218,4 +228,13 @@ import Testing
             }
         }
     }
+}
+
+/// A flag one task raises and another polls.
+private final class SeenFlag: Sendable {
+    private let value = Atomic(false)
+
+    var isSet: Bool { value.load(ordering: .acquiring) }
+
+    func set() { value.store(true, ordering: .releasing) }
 }

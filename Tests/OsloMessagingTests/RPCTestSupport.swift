@@ -86,12 +86,30 @@ func withTimeout<T: Sendable>(
     }
 }
 
-/// Polls `condition` every 50 ms until it holds, at most `limit`.
-func eventually(_ limit: Duration = .seconds(10), _ what: String, _ condition: @Sendable () throws -> Bool) async throws {
+/// Polls `condition` every 50 ms until it holds, at most `limit` (a guard
+/// against a hang, generous for a loaded machine).
+func eventually(_ limit: Duration = .seconds(60), _ what: String, _ condition: @Sendable () throws -> Bool) async throws {
     let deadline = ContinuousClock.now + limit
     while try !condition() {
         guard ContinuousClock.now < deadline else {
             throw TestTimeout(what: what)
+        }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}
+
+/// Waits until `queue` no longer exists on the broker (a passive declare
+/// answers 404), at most `limit` (a guard against a hang).
+func waitUntilQueueIsGone(_ connection: AMQPConnection, _ queue: String, limit: Duration = .seconds(60)) async throws {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        do {
+            try await connection.declareQueue(name: queue, passive: true)
+        } catch let error as AMQPError where error.replyCode == 404 {
+            return
+        }
+        guard ContinuousClock.now < deadline else {
+            throw TestTimeout(what: "queue \(queue) still exists")
         }
         try await Task.sleep(for: .milliseconds(50))
     }
@@ -115,7 +133,7 @@ func withConnection<T: Sendable>(
         }
         group.addTask {
             try await withTimeout(limit, "test body (\(name))") {
-                try await connection.waitUntilConnected(timeout: .seconds(15))
+                try await connection.waitUntilConnected(timeout: .seconds(30))
                 return try await body(connection)
             }
         }
@@ -142,7 +160,7 @@ func withRunningConnection<T: Sendable>(
             try await connection.run()
         }
         defer { group.cancelAll() }
-        try await connection.waitUntilConnected(timeout: .seconds(15))
+        try await connection.waitUntilConnected(timeout: .seconds(30))
         return try await body(connection)
     }
 }
@@ -245,7 +263,7 @@ final class LogCapture: Sendable {
     }
 
     /// The first record that matches, waiting up to `limit`.
-    func waitFor(_ limit: Duration = .seconds(10), _ what: String, where predicate: @Sendable (Record) -> Bool) async throws -> Record {
+    func waitFor(_ limit: Duration = .seconds(60), _ what: String, where predicate: @Sendable (Record) -> Bool) async throws -> Record {
         let deadline = ContinuousClock.now + limit
         while true {
             if let record = records.withLock({ $0.first(where: predicate) }) {
@@ -368,12 +386,12 @@ final class PeerProcess: Sendable {
     var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
 
     /// The first stdout line that matches, waiting up to `limit`.
-    func waitForLine(_ limit: Duration = .seconds(15), _ what: String, where predicate: @Sendable (String) -> Bool) async throws -> String {
+    func waitForLine(_ limit: Duration = .seconds(60), _ what: String, where predicate: @Sendable (String) -> Bool) async throws -> String {
         try await waitFor(limit, what) { predicate($0.text) }.text
     }
 
     /// The first stdout line that is a JSON object matching `predicate`.
-    func waitForJSON(_ limit: Duration = .seconds(15), _ what: String, where predicate: @escaping @Sendable (JSON) -> Bool) async throws -> JSON {
+    func waitForJSON(_ limit: Duration = .seconds(60), _ what: String, where predicate: @escaping @Sendable (JSON) -> Bool) async throws -> JSON {
         try await waitFor(limit, what) { line in line.json.map(predicate) ?? false }.json ?? nil
     }
 
@@ -400,7 +418,7 @@ final class PeerProcess: Sendable {
         }
     }
 
-    func waitUntilReady(_ limit: Duration = .seconds(20)) async throws {
+    func waitUntilReady(_ limit: Duration = .seconds(60)) async throws {
         _ = try await waitForLine(limit, "READY") { $0 == "READY" }
     }
 
@@ -425,7 +443,7 @@ final class PeerProcess: Sendable {
     }
 
     /// Waits for the process to exit by itself, at most `limit`.
-    func waitForExit(_ limit: Duration = .seconds(15)) async throws -> Int32 {
+    func waitForExit(_ limit: Duration = .seconds(60)) async throws -> Int32 {
         let deadline = ContinuousClock.now + limit
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
@@ -533,7 +551,7 @@ final class PythonClient: Sendable {
 }
 
 /// Runs `oslo_peer.py call|cast` once and returns its JSON output line.
-func runPeerOnce(_ arguments: [String], limit: Duration = .seconds(30)) async throws -> JSON {
+func runPeerOnce(_ arguments: [String], limit: Duration = .seconds(60)) async throws -> JSON {
     let peer = try PeerProcess("python \(arguments.first ?? "")", arguments)
     do {
         let line = try await peer.waitForJSON(limit, "the peer's result") { _ in true }

@@ -236,10 +236,10 @@ import Testing
 
     @Test func waiterIsWoken() async throws {
         let buffer = IncomingBuffer<Int>(onCancel: {})
-        async let value = buffer.next()
-        try await Task.sleep(for: .milliseconds(50))
+        // Immediate: when this returns, the reader waits inside next().
+        let value = Task.immediate { try await buffer.next() }
         buffer.append(7)
-        #expect(try await value == 7)
+        #expect(try await value.value == 7)
     }
 
     /// Cancelling the reader asks for a stop but keeps the buffered and
@@ -247,7 +247,8 @@ import Testing
     @Test func cancellationDoesNotDropElements() async throws {
         let cancels = Flag()
         let buffer = IncomingBuffer<Int>(onCancel: { cancels.value.add(1, ordering: .relaxed) })
-        let reader = Task {
+        // Immediate: when this returns, the reader waits inside next().
+        let reader = Task.immediate {
             var seen: [Int] = []
             while let value = try await buffer.next() {
                 seen.append(value)
@@ -255,10 +256,8 @@ import Testing
             return seen
         }
         buffer.append(1)
-        try await Task.sleep(for: .milliseconds(50))
         reader.cancel()
-        try await Task.sleep(for: .milliseconds(50))
-        #expect(cancels.value.load(ordering: .relaxed) >= 1)
+        try await eventually(.seconds(60), "the stop request") { cancels.value.load(ordering: .relaxed) >= 1 }
         buffer.append(2)
         buffer.append(3)
         buffer.finish()

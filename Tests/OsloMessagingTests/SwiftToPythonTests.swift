@@ -148,7 +148,7 @@ extension Trait where Self == SwiftToPythonScope {
         #expect(timeout.method == "sleep")
         #expect(timeout.topic == fixture.topic)
         #expect(timeout.timeout == .seconds(2))
-        _ = try await fixture.peer.waitForJSON(.seconds(10), "the server got the call") { $0["method"] == "sleep" }
+        _ = try await fixture.peer.waitForJSON(.seconds(60), "the server got the call") { $0["method"] == "sleep" }
         _ = try await fixture.logs.waitFor(.seconds(30), "the late reply is dropped") {
             $0.message.hasPrefix("Dropping a reply for no waiting call") && $0.metadata["oslo.msg_id"] == timeout.messageID
         }
@@ -159,7 +159,7 @@ extension Trait where Self == SwiftToPythonScope {
         let fixture = try SwiftToPythonFixture.get()
         let token = "cast-" + MessageID.generate()
         try await fixture.client.cast(Self.request("echo", ["value": .string(token)]), topic: fixture.topic)
-        let line = try await fixture.peer.waitForJSON(.seconds(10), "the cast in the server's log") {
+        let line = try await fixture.peer.waitForJSON(.seconds(60), "the cast in the server's log") {
             $0["event"] == "request" && $0["args"]?["value"] == .string(token)
         }
         #expect(line["method"] == "echo")
@@ -172,7 +172,7 @@ extension Trait where Self == SwiftToPythonScope {
         context["root_execution_id"] = "root-1"
         let token = "context-" + MessageID.generate()
         _ = try await fixture.client.call(Self.request("echo", ["value": .string(token)], context: context), topic: fixture.topic)
-        let line = try await fixture.peer.waitForJSON(.seconds(10), "the call in the server's log") {
+        let line = try await fixture.peer.waitForJSON(.seconds(60), "the call in the server's log") {
             $0["event"] == "request" && $0["args"]?["value"] == .string(token)
         }
         #expect(line["context"]?["request_id"] == .string(requestID))
