@@ -26,7 +26,7 @@ struct AdvisoryLockTests {
                         events.record("B holds the lock")
                     }
                 }
-                try await waitUntil(seconds: 10, "B to wait for the lock") {
+                try await waitUntil(seconds: 60, "B to wait for the lock") {
                     try await a.isWaitingForAdvisoryLock(pid: bPID)
                 }
                 try await Task.sleep(for: .milliseconds(200))
@@ -89,16 +89,26 @@ struct AdvisoryLockTests {
         let a = try await TestDatabase.connect()
         let b = try await TestDatabase.connect()
         #expect(try await a.tryAdvisoryLock(key: key))
+        // No server-side timeout for B: only the cancellation can end its wait.
+        try await b.execute("SET lock_timeout = 0")
+        try await b.execute("SET statement_timeout = 0")
+        let bPID = try await b.backendPID()
 
-        let started = ContinuousClock.now
-        await #expect(throws: TimeoutError.self) {
-            try await withTimeout(seconds: 1) {
-                try await b.withAdvisoryLock(key: key) {}
-            }
+        let waiting = Task { try await b.withAdvisoryLock(key: key) {} }
+        // Cancel once the server shows B waiting for the lock.
+        try await waitUntil(seconds: 60, "B to wait for the lock") {
+            try await a.isWaitingForAdvisoryLock(pid: bPID)
         }
-        #expect(ContinuousClock.now - started < .seconds(10))  // not the 20 s lock_timeout
-        // B is usable and not stuck in the lock wait.
-        #expect(try await b.query("SELECT 1 AS one")[0]["one"].decode(Int.self) == 1)
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        // B is usable and not stuck in the lock wait (A still holds the
+        // lock, so a wait that was not cancelled would never end: the limit
+        // only turns that hang into a failure).
+        try await waitUntil(seconds: 60, "B to stop waiting") {
+            try await !a.isWaitingForAdvisoryLock(pid: bPID)
+        }
+        let one = try await withTimeout(seconds: 60) { try await b.query("SELECT 1 AS one")[0]["one"].decode(Int.self) }
+        #expect(one == 1)
         #expect(try await b.tryAdvisoryLock(key: key) == false)
         #expect(try await a.advisoryUnlock(key: key))
         #expect(try await b.tryAdvisoryLock(key: key))
