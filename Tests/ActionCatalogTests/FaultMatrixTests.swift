@@ -18,8 +18,9 @@ struct ActionCase: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { name }
 
-    /// Waits long enough for the simulator's transitions, checking often.
-    static let waiting: JSONObject = ["wait_timeout": 10, "interval": 0.05]
+    /// Waits for the simulator's transitions, checking often; the timeout
+    /// only guards against a hang, generous for a loaded machine.
+    static let waiting: JSONObject = ["wait_timeout": 60, "interval": 0.05]
     static let absent: JSON = "00000000-0000-0000-0000-000000000000"
 
     static func isTrue(_ result: JSON) -> Bool { result == true }

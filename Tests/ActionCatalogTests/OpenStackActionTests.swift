@@ -144,11 +144,16 @@ struct OpenStackActionTests {
         defer { Task { await cloud.shutdown() } }
         let volume = try cloud.newVolume()
 
-        /// Starts a waiting assertion, lets it check at least once, then
-        /// completes the transition.
+        /// Starts a waiting assertion, lets it check at least once (its GET
+        /// shows in the simulator's log), then completes the transition.
         func waitWhileTheClockMoves(_ name: String, _ input: JSONObject) async throws -> JSON {
-            async let waited = cloud.run(name, input.merging(["wait_timeout": 30, "interval": 0.05]))
-            try await Task.sleep(for: .milliseconds(300))
+            let checksBefore = cloud.simulator.requestLog().filter { $0.method == "GET" }.count
+            async let waited = cloud.run(name, input.merging(["wait_timeout": 120, "interval": 0.05]))
+            let deadline = ContinuousClock.now + .seconds(60)  // only a guard against a hang
+            while cloud.simulator.requestLog().filter({ $0.method == "GET" }).count <= checksBefore {
+                guard ContinuousClock.now < deadline else { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
             cloud.simulator.advanceClock(by: 61)
             return try await waited
         }
@@ -196,7 +201,7 @@ struct OpenStackActionTests {
         for _ in 0..<5 {
             results.append(try await cloud.run(
                 "cinder.backups.create_backup",
-                ["volume_id": .string(volume), "max_chain_length": 3, "wait_timeout": 10, "interval": 0.05]))
+                ["volume_id": .string(volume), "max_chain_length": 3, "wait_timeout": 60, "interval": 0.05]))
         }
         #expect(results.map { $0["incremental"] } == [false, true, true, false, true])
         #expect(results.map { $0["chain_length"] } == [1, 2, 3, 1, 2])
@@ -215,7 +220,7 @@ struct OpenStackActionTests {
         services[OpenStackSessionKey.self] = cloud.session
         services[BackupSettingsKey.self] = BackupSettings(maxChainLength: 2)
         let next = try await cloud.run(
-            "cinder.backups.create_backup", ["volume_id": .string(volume), "wait_timeout": 10, "interval": 0.05], services: services)
+            "cinder.backups.create_backup", ["volume_id": .string(volume), "wait_timeout": 60, "interval": 0.05], services: services)
         #expect(next["incremental"] == false)
         #expect(next["max_chain_length"] == 2)
     }
@@ -229,7 +234,7 @@ struct OpenStackActionTests {
         for _ in 0..<5 {
             results.append(try await cloud.run(
                 "cinder.backups.create_backup",
-                ["volume_id": .string(volume), "max_chain_length": 2, "keep_chains": 1, "wait_timeout": 10, "interval": 0.05]))
+                ["volume_id": .string(volume), "max_chain_length": 2, "keep_chains": 1, "wait_timeout": 60, "interval": 0.05]))
         }
         // Runs 3 and 5 start new chains: each deletes the chain before it, child first.
         #expect(results[2]["deleted_backups"] == [results[1]["id"] ?? .null, results[0]["id"] ?? .null])
@@ -346,17 +351,17 @@ struct OpenStackActionTests {
         let cloud = try await CloudHarness.start()
         defer { Task { await cloud.shutdown() } }
         let server = SimulatorDefaults.demoServerID
-        let stopped = try await cloud.run("nova.servers.stop", ["server_id": .string(server), "wait_timeout": 5, "interval": 0.05])
+        let stopped = try await cloud.run("nova.servers.stop", ["server_id": .string(server), "wait_timeout": 60, "interval": 0.05])
         #expect(stopped["changed"] == true)
         #expect(stopped["status"] == "SHUTOFF")
         #expect(try await cloud.run("nova.servers.assert_power_status", ["server_id": .string(server), "status": "shutdown"]) == true)
         let again = try await cloud.run("nova.servers.stop", ["server_id": .string(server)])
         #expect(again["changed"] == false)
-        let started = try await cloud.run("nova.servers.start", ["server_id": .string(server), "wait_timeout": 5, "interval": 0.05])
+        let started = try await cloud.run("nova.servers.start", ["server_id": .string(server), "wait_timeout": 60, "interval": 0.05])
         #expect(started["status"] == "ACTIVE")
         let image = try await cloud.run(
             "nova.servers.create_image",
-            ["server_id": .string(server), "image_name": "snap", "metadata": ["purpose": "test"], "wait_timeout": 5, "interval": 0.05])
+            ["server_id": .string(server), "image_name": "snap", "metadata": ["purpose": "test"], "wait_timeout": 60, "interval": 0.05])
         let imageID = try #require(image["image_id"]?.stringValue)
         #expect(image["status"] == "active")
         let found = try await cloud.run("glance.images.filter_by", ["instance_uuid": .string(server), "image_type": "snapshot"])
@@ -394,7 +399,7 @@ struct OpenStackActionTests {
         for _ in 0..<3 {
             results.append(try await cloud.run(
                 "trove.backups.create_backup",
-                ["instance_id": .string(instance), "max_chain_length": 2, "wait_timeout": 10, "interval": 0.05]))
+                ["instance_id": .string(instance), "max_chain_length": 2, "wait_timeout": 60, "interval": 0.05]))
         }
         #expect(results.map { $0["incremental"] } == [false, true, false])
         #expect(results[1]["parent_id"] == results[0]["id"])

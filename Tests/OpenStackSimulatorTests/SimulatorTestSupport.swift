@@ -106,9 +106,10 @@ struct SimulatorHarness {
         simulator.state()[kind]?.arrayValue?.first { $0["id"]?.stringValue == id }
     }
 
-    /// Polls `condition` every 20 ms until it holds or `timeout` seconds pass.
+    /// Polls `condition` every 20 ms until it holds or `timeout` seconds pass
+    /// (a guard against a hang, generous for a loaded machine).
     func eventually(
-        timeout: Double = 5, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
+        timeout: Double = 60, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
     ) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
