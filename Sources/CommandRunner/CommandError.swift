@@ -8,6 +8,8 @@ public struct CommandError: Error, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
             case invalidCommandLine
             case disabled
+            case forbidden
+            case invalidConfiguration
             case notAllowed
             case tooManyStages
             case notFound
@@ -20,10 +22,17 @@ public struct CommandError: Error, Sendable, CustomStringConvertible {
         private init(_ base: Base) { self.base = base }
 
         /// The command line uses shell syntax that cannot work without a shell,
-        /// or is malformed (unterminated quote, empty pipeline stage).
+        /// is malformed (unterminated quote, empty pipeline stage), or holds a
+        /// control character (a NUL byte would cut the C string short).
         public static let invalidCommandLine = Code(.invalidCommandLine)
         /// The policy does not allow running commands at all.
         public static let disabled = Code(.disabled)
+        /// The policy does not let this requester run commands (neither an
+        /// admin nor an allowed project).
+        public static let forbidden = Code(.forbidden)
+        /// The policy or the run options hold a value the system cannot take
+        /// (a NUL byte in a path or the environment, an `=` in a variable's name).
+        public static let invalidConfiguration = Code(.invalidConfiguration)
         /// The policy does not allow this command (or allows no command).
         public static let notAllowed = Code(.notAllowed)
         /// The pipeline has more stages than the policy allows.

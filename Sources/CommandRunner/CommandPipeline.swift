@@ -25,10 +25,24 @@ public struct CommandPipeline: Sendable, Hashable, CustomStringConvertible {
     /// subshells, leading `NAME=value` assignments, empty stages and
     /// unterminated quotes. Quote a character to pass it literally.
     ///
+    /// Refused before anything else: control characters (a NUL byte, C0
+    /// controls but tab and line feed, DEL, C1), quoted or not. A NUL would
+    /// end the C string the system sees, so the command checked and the
+    /// command run would differ.
+    ///
+    /// The line is read as Unicode scalars, as a shell reads bytes: a
+    /// combining mark after a quote or `|` does not hide it.
+    ///
     /// - Throws: ``CommandError`` with code
     ///   ``CommandError/Code-swift.struct/invalidCommandLine`` and a message
     ///   naming the construct and its position.
     public init(parsing commandLine: String) throws(CommandError) {
+        if let (scalar, position) = ControlCharacters.firstRefused(in: commandLine) {
+            throw CommandError(
+                code: .invalidCommandLine,
+                message: "control character \(ControlCharacters.name(of: scalar)) at character \(position) is not allowed in a command line"
+            )
+        }
         var parser = CommandLineParser(commandLine)
         self.stages = try parser.parse()
     }
@@ -56,7 +70,7 @@ public struct CommandPipeline: Sendable, Hashable, CustomStringConvertible {
 /// Splits a command line into pipeline stages of words (see
 /// ``CommandPipeline/init(parsing:)``).
 struct CommandLineParser {
-    private let characters: [Character]
+    private let characters: [Unicode.Scalar]
     private var index = 0
 
     private var stages: [[String]] = []
@@ -76,7 +90,7 @@ struct CommandLineParser {
     private var braceHasSeparator = false
 
     init(_ commandLine: String) {
-        self.characters = Array(commandLine)
+        self.characters = Array(commandLine.unicodeScalars)
     }
 
     mutating func parse() throws(CommandError) -> [[String]] {
@@ -135,7 +149,7 @@ struct CommandLineParser {
 
     // MARK: Words
 
-    private var next: Character? {
+    private var next: Unicode.Scalar? {
         index + 1 < characters.count ? characters[index + 1] : nil
     }
 
@@ -175,11 +189,11 @@ struct CommandLineParser {
     }
 
     /// A character outside quotes that is not special on its own.
-    private mutating func unquoted(_ character: Character) throws(CommandError) {
+    private mutating func unquoted(_ character: Unicode.Scalar) throws(CommandError) {
         beginWord()
         switch character {
         case "=" where mayBeAssignment && !word.isEmpty:
-            throw failure("'\(word)=' at character \(index - word.count + 1) would set an environment variable in a shell; that is not supported")
+            throw failure("'\(word)=' at character \(index - word.unicodeScalars.count + 1) would set an environment variable in a shell; that is not supported")
         case "{":
             openBrace = index
             braceHasSeparator = false
@@ -189,23 +203,23 @@ struct CommandLineParser {
             braceHasSeparator = true
         case "}":
             if let openBrace, braceHasSeparator {
-                throw failure("'\(String(characters[openBrace...index]))' at character \(openBrace + 1) is a brace expansion in a shell, but nothing expands it here; quote it to pass it literally")
+                throw failure("'\(String(String.UnicodeScalarView(characters[openBrace...index])))' at character \(openBrace + 1) is a brace expansion in a shell, but nothing expands it here; quote it to pass it literally")
             }
         default:
             break
         }
-        if mayBeAssignment, !(character == "_" || character.isASCII && (character.isLetter || (character.isNumber && !word.isEmpty))) {
+        if mayBeAssignment, !(character == "_" || character.isASCIILetter || (character.isASCIIDigit && !word.isEmpty)) {
             mayBeAssignment = false
         }
-        word.append(character)
+        word.unicodeScalars.append(character)
         index += 1
     }
 
     /// A character that is literal because it is quoted or escaped.
-    private mutating func appendLiteral(_ character: Character) {
+    private mutating func appendLiteral(_ character: Unicode.Scalar) {
         beginWord()
         mayBeAssignment = false
-        word.append(character)
+        word.unicodeScalars.append(character)
     }
 
     // MARK: Quoting
@@ -229,7 +243,7 @@ struct CommandLineParser {
         mayBeAssignment = false
         index += 1
         while index < characters.count, characters[index] != "'" {
-            word.append(characters[index])
+            word.unicodeScalars.append(characters[index])
             index += 1
         }
         guard index < characters.count else {
@@ -252,14 +266,14 @@ struct CommandLineParser {
                 return
             case "\\":
                 switch next {
-                case "\"", "\\", "$", "`":
-                    word.append(next!)
+                case let escaped? where "\"\\$`".unicodeScalars.contains(escaped):
+                    word.unicodeScalars.append(escaped)
                     index += 2
                 case "\n":
                     index += 2
                 default:
                     // Inside double quotes, other backslashes are literal.
-                    word.append(character)
+                    word.unicodeScalars.append(character)
                     index += 1
                 }
             case "`":
@@ -267,7 +281,7 @@ struct CommandLineParser {
             case "$":
                 try dollar(quoted: true)
             default:
-                word.append(character)
+                word.unicodeScalars.append(character)
                 index += 1
             }
         }
@@ -284,23 +298,23 @@ struct CommandLineParser {
             throw failure("command substitution '$(' at character \(position) is not supported (there is no shell)")
         case "{":
             throw failure("parameter expansion '${' at character \(position) is not supported (there is no shell); \(hint) to pass it literally")
-        case "'" where !quoted, "\"" where !quoted:
-            throw failure("'$\(next!)' quoting at character \(position) is not supported; use plain single or double quotes")
-        case let following? where following == "_" || following.isASCII && (following.isLetter || following.isNumber)
-            || "@*#?$!-".contains(following):
+        case let quote? where !quoted && (quote == "'" || quote == "\""):
+            throw failure("'$\(quote)' quoting at character \(position) is not supported; use plain single or double quotes")
+        case let following? where following == "_" || following.isASCIILetter || following.isASCIIDigit
+            || "@*#?$!-".unicodeScalars.contains(following):
             var name = String(following)
-            if following == "_" || following.isLetter {
+            if following == "_" || following.isASCIILetter {
                 var cursor = index + 2
                 while cursor < characters.count,
-                      characters[cursor] == "_" || characters[cursor].isASCII && (characters[cursor].isLetter || characters[cursor].isNumber) {
-                    name.append(characters[cursor])
+                      characters[cursor] == "_" || characters[cursor].isASCIILetter || characters[cursor].isASCIIDigit {
+                    name.unicodeScalars.append(characters[cursor])
                     cursor += 1
                 }
             }
             throw failure("variable expansion '$\(name)' at character \(position) is not supported (there is no shell); \(hint) to pass it literally")
         default:
             if quoted {
-                word.append("$")
+                word.unicodeScalars.append("$")
             } else {
                 appendLiteral("$")
             }
@@ -310,5 +324,15 @@ struct CommandLineParser {
 
     private func failure(_ message: String) -> CommandError {
         CommandError(code: .invalidCommandLine, message: message)
+    }
+}
+
+extension Unicode.Scalar {
+    fileprivate var isASCIILetter: Bool {
+        ("a"..."z").contains(self) || ("A"..."Z").contains(self)
+    }
+
+    fileprivate var isASCIIDigit: Bool {
+        ("0"..."9").contains(self)
     }
 }

@@ -1,8 +1,15 @@
-/// Which local commands may run, and within which limits.
+/// Which local commands may run, for whom, and within which limits.
 ///
 /// The policy is the worker's configuration (`[mistral_actions] exec_*`); by
 /// default it allows nothing.
 public struct CommandPolicy: Sendable, Hashable {
+    /// The role that lets a request run commands whatever its project.
+    public static let adminRole = "admin"
+    /// The project Mistral files everything under when it runs without
+    /// authentication (its `DEFAULT_PROJECT_ID`): requests that carry no
+    /// identity at all count as this project.
+    public static let unauthenticatedProject = "<default-project>"
+
     /// The search path used when none is configured.
     public static let defaultSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     /// The most pipeline stages allowed when not configured.
@@ -20,6 +27,11 @@ public struct CommandPolicy: Sendable, Hashable {
     /// and `/bin/ls` may run, but not a link named `rm` to the same binary,
     /// nor a link named `ls` to another program.
     public var allowedCommands: [String]
+    /// The projects whose requests may run commands besides admin requests
+    /// (`exec_allowed_projects`), compared byte for byte with the request's
+    /// project id. List ``unauthenticatedProject`` to let a Mistral without
+    /// authentication run them.
+    public var allowedProjects: [String]
     /// How long a pipeline may run before its process group is killed (`exec_timeout`).
     public var timeout: Duration
     /// The most bytes kept of standard output, and of standard error (`exec_output_limit`).
@@ -40,6 +52,7 @@ public struct CommandPolicy: Sendable, Hashable {
     public init(
         enabled: Bool = false,
         allowedCommands: [String] = [],
+        allowedProjects: [String] = [],
         timeout: Duration = .seconds(60),
         outputLimit: Int = 1_048_576,
         searchPath: String = CommandPolicy.defaultSearchPath,
@@ -50,6 +63,7 @@ public struct CommandPolicy: Sendable, Hashable {
     ) {
         self.enabled = enabled
         self.allowedCommands = allowedCommands
+        self.allowedProjects = allowedProjects
         self.timeout = timeout
         self.outputLimit = outputLimit
         self.searchPath = searchPath
@@ -57,6 +71,72 @@ public struct CommandPolicy: Sendable, Hashable {
         self.pipeGracePeriod = pipeGracePeriod
         self.maxPipelineStages = maxPipelineStages
         self.environment = environment
+    }
+
+    /// Who asks to run a command, as the request's security context says.
+    public struct Requester: Sendable, Hashable {
+        /// The role names of the request's token.
+        public var roles: [String]
+        /// The project the request is scoped to, if any.
+        public var projectID: String?
+        /// Whether the request carries any identity (a user, a project or a
+        /// token). Mistral without authentication sends none.
+        public var hasIdentity: Bool
+
+        public init(roles: [String], projectID: String?, hasIdentity: Bool) {
+            self.roles = roles
+            self.projectID = projectID
+            self.hasIdentity = hasIdentity
+        }
+
+        /// The project the allowlist is checked against: the request's, or
+        /// ``CommandPolicy/unauthenticatedProject`` for a request with no
+        /// identity; nil for an identified request without a project.
+        public var effectiveProject: String? {
+            if let projectID, !projectID.isEmpty { return projectID }
+            return hasIdentity ? nil : CommandPolicy.unauthenticatedProject
+        }
+
+        /// Whether one of the roles is ``CommandPolicy/adminRole`` (in any
+        /// case, as oslo.policy compares roles).
+        public var isAdmin: Bool {
+            roles.contains { $0.lowercased() == CommandPolicy.adminRole }
+        }
+    }
+
+    /// Checks that the requester may run commands at all: commands are
+    /// enabled, and the request has the admin role or its project is listed
+    /// in ``allowedProjects``.
+    ///
+    /// The allowlist limits which programs run, not what they read or
+    /// write: an allowed `cat` reads any file the worker can. So a tenant's
+    /// request must not reach them unless the operator said so.
+    ///
+    /// - Parameter subject: what is refused, for the message
+    ///   (`system.exec`).
+    /// - Throws: ``CommandError`` with code ``CommandError/Code-swift.struct/disabled``
+    ///   or ``CommandError/Code-swift.struct/forbidden``.
+    public func admit(_ requester: Requester, subject: String = "running local commands") throws(CommandError) {
+        guard enabled else {
+            throw CommandError(
+                code: .disabled,
+                message: "\(subject) is disabled: set [mistral_actions] exec_enabled = true and list the commands in exec_allowed_commands"
+            )
+        }
+        if requester.isAdmin { return }
+        let project = requester.effectiveProject
+        if let project, allowedProjects.contains(where: { ControlCharacters.sameBytes($0, project) }) { return }
+        let rule = "\(subject) is allowed only for requests with the \(Self.adminRole) role or from the projects in [mistral_actions] exec_allowed_projects"
+        let who: String
+        switch (project, requester.hasIdentity) {
+        case (let project?, true):
+            who = "project \(project.debugDescription) is not listed"
+        case (_, false):
+            who = "this request carries no identity (Mistral without authentication), which counts as project \(Self.unauthenticatedProject); list it to allow such requests"
+        case (nil, true):
+            who = "this request has no project"
+        }
+        throw CommandError(code: .forbidden, message: "\(rule); \(who)")
     }
 
     /// The environment the commands get.
@@ -78,9 +158,16 @@ public struct CommandPolicy: Sendable, Hashable {
 
     /// Checks that the policy allows every stage and resolves the files to run.
     ///
-    /// - Throws: ``CommandError`` when commands are disabled, the allowlist is
-    ///   empty, the pipeline is too long, a command is not allowed, or an
-    ///   allowed command cannot be found.
+    /// Each command is checked on the file it resolves to (every symbolic
+    /// link followed), and that canonical absolute path is what runs: no
+    /// second lookup, through `PATH` or the worker's directory, can pick
+    /// another file. Words are checked for control characters before any
+    /// lookup. (Who asks is checked by ``admit(_:subject:)``.)
+    ///
+    /// - Throws: ``CommandError`` when commands are disabled, the policy holds
+    ///   a NUL or control character, the allowlist is empty, the pipeline is
+    ///   too long, a word holds a control character, a command is not
+    ///   allowed, or an allowed command cannot be found.
     public func authorize(_ pipeline: CommandPipeline) throws(CommandError) -> [Command] {
         guard enabled else {
             throw CommandError(
@@ -88,6 +175,7 @@ public struct CommandPolicy: Sendable, Hashable {
                 message: "running local commands is disabled: set [mistral_actions] exec_enabled = true and list the commands in exec_allowed_commands"
             )
         }
+        try checkConfiguration()
         guard !allowedCommands.isEmpty else {
             throw CommandError(
                 code: .notAllowed,
@@ -103,6 +191,18 @@ public struct CommandPolicy: Sendable, Hashable {
                 message: "the pipeline has \(pipeline.stages.count) commands; at most \(maxPipelineStages) are allowed"
             )
         }
+        // Before any lookup: what the C calls would see must be what is checked.
+        for (stage, arguments) in pipeline.stages.enumerated() {
+            for (position, word) in arguments.enumerated() {
+                if let (scalar, _) = ControlCharacters.firstRefused(in: word) {
+                    throw CommandError(
+                        code: .invalidCommandLine,
+                        message: "pipeline stage \(stage + 1), word \(position + 1) holds control character \(ControlCharacters.name(of: scalar)), which is not allowed",
+                        stage: stage
+                    )
+                }
+            }
+        }
         let entries = allowedFiles()
         var commands: [Command] = []
         for (stage, arguments) in pipeline.stages.enumerated() {
@@ -116,24 +216,30 @@ public struct CommandPolicy: Sendable, Hashable {
             } catch {
                 // Say "not found" only for an allowed name: the worker's files
                 // are none of the business of other requests.
-                guard allowedCommands.contains(requested) || entries.contains(where: { $0.name == name }) else {
+                guard allowedCommands.contains(where: { ControlCharacters.sameBytes($0, requested) })
+                    || entries.contains(where: { ControlCharacters.sameBytes($0.name, name) })
+                else {
                     throw notAllowed(requested, stage: stage)
                 }
                 var error = error
                 error.stage = stage
                 throw error
             }
+            // Names and paths compare as bytes: Swift's == would take a
+            // canonically equivalent spelling (another file) for the same.
             guard let file = ExecutableLookup.realPath(location),
-                  entries.contains(where: { $0.name == name && $0.file == file })
+                  entries.contains(where: { ControlCharacters.sameBytes($0.name, name) && ControlCharacters.sameBytes($0.file, file) })
             else {
                 throw notAllowed(requested, stage: stage)
             }
+            // The canonical path runs, exactly the file just checked.
             commands.append(Command(executable: file, arguments: arguments))
         }
         return commands
     }
 
-    /// Parses, checks and runs a command line.
+    /// Parses, checks and runs a command line, for a caller already admitted
+    /// (see ``admit(_:subject:)``).
     ///
     /// - Parameter timeout: a shorter timeout than the policy's, if wanted.
     /// - Throws: ``CommandError`` when the command cannot run;
@@ -159,6 +265,33 @@ public struct CommandPolicy: Sendable, Hashable {
                 location = found
             }
             return ExecutableLookup.realPath(location).map { (ExecutableLookup.baseName(entry), $0) }
+        }
+    }
+
+    /// Refuses configured values the C calls would read differently: a NUL
+    /// anywhere, a control character in an allowlist entry or project, an
+    /// invalid environment variable name.
+    private func checkConfiguration() throws(CommandError) {
+        func invalid(_ what: String, _ problem: String) -> CommandError {
+            CommandError(code: .invalidConfiguration, message: "\(what) \(problem); fix the worker's configuration")
+        }
+        for (option, values) in [("exec_allowed_commands", allowedCommands), ("exec_allowed_projects", allowedProjects)] {
+            for (index, value) in values.enumerated() {
+                if let (scalar, _) = ControlCharacters.firstRefused(in: value) {
+                    throw invalid("[mistral_actions] \(option) entry \(index + 1)", "holds control character \(ControlCharacters.name(of: scalar))")
+                }
+            }
+        }
+        if ControlCharacters.containsNUL(searchPath) {
+            throw invalid("the command search path", "holds a NUL byte")
+        }
+        for (name, value) in environment {
+            if name.isEmpty || name.utf8.contains(UInt8(ascii: "=")) || ControlCharacters.containsNUL(name) {
+                throw invalid("an environment variable name", "is empty or holds '=' or a NUL byte")
+            }
+            if ControlCharacters.containsNUL(value) {
+                throw invalid("the environment variable \(name)", "holds a NUL byte")
+            }
         }
     }
 

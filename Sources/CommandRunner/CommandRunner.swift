@@ -42,15 +42,19 @@ public enum CommandRunner {
 
     /// Resolves every stage's command in `searchPath`, without any allowlist
     /// (for trusted callers; requests go through ``CommandPolicy/authorize(_:)``).
+    /// Each executable is the canonical absolute path of the file found.
     public static func resolve(
         _ pipeline: CommandPipeline,
         searchPath: String = CommandPolicy.defaultSearchPath
     ) throws(CommandError) -> [Command] {
         var commands: [Command] = []
         for (stage, arguments) in pipeline.stages.enumerated() {
-            do {
+            do throws(CommandError) {
                 let location = try ExecutableLookup.locate(arguments.first ?? "", searchPath: searchPath)
-                commands.append(Command(executable: location, arguments: arguments))
+                guard let file = ExecutableLookup.realPath(location) else {
+                    throw CommandError(code: .notFound, message: "'\(location)' cannot be resolved to a file")
+                }
+                commands.append(Command(executable: file, arguments: arguments))
             } catch {
                 var error = error
                 error.stage = stage
@@ -65,7 +69,9 @@ public enum CommandRunner {
     /// standard error of all.
     ///
     /// - Throws: ``CommandError`` when a stage cannot be started (the stages
-    ///   already started are killed and reaped); `CancellationError` when the
+    ///   already started are killed and reaped), when an executable is not an
+    ///   absolute path, or when an argument or the environment holds a NUL
+    ///   byte (C strings would end there); `CancellationError` when the
     ///   task was cancelled before the pipeline finished (its process group
     ///   has been killed and reaped by then).
     public static func run(_ commands: [Command], options: Options) async throws -> CommandResult {
@@ -75,6 +81,7 @@ public enum CommandRunner {
         if let empty = commands.firstIndex(where: { $0.arguments.isEmpty }) {
             throw CommandError(code: .invalidCommandLine, message: "pipeline stage \(empty + 1) has no arguments", stage: empty)
         }
+        try check(commands, options.environment)
         let control = try RunControl(stageCount: commands.count)
         let outcome = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<PipelineExecution.Outcome, Never>) in
@@ -94,6 +101,39 @@ public enum CommandRunner {
             throw error
         case .cancelled:
             throw CancellationError()
+        }
+    }
+
+    /// What the C calls get must be what the caller meant: the file to run is
+    /// not looked up again (an absolute path), and no string is cut short by
+    /// a NUL.
+    private static func check(_ commands: [Command], _ environment: [String: String]) throws(CommandError) {
+        for (stage, command) in commands.enumerated() {
+            guard command.executable.hasPrefix("/") else {
+                throw CommandError(
+                    code: .invalidCommandLine,
+                    message: "pipeline stage \(stage + 1): the file to run must be an absolute path, not '\(command.executable)'",
+                    stage: stage
+                )
+            }
+            if ControlCharacters.containsNUL(command.executable) {
+                throw CommandError(code: .invalidCommandLine, message: "pipeline stage \(stage + 1): the file to run holds a NUL byte", stage: stage)
+            }
+            if let word = command.arguments.firstIndex(where: ControlCharacters.containsNUL) {
+                throw CommandError(
+                    code: .invalidCommandLine,
+                    message: "pipeline stage \(stage + 1), word \(word + 1): a NUL byte cannot be passed to a command",
+                    stage: stage
+                )
+            }
+        }
+        for (name, value) in environment {
+            if name.isEmpty || name.utf8.contains(UInt8(ascii: "=")) || ControlCharacters.containsNUL(name) {
+                throw CommandError(code: .invalidConfiguration, message: "the environment variable name '\(name.debugDescription.dropFirst().dropLast())' is not valid")
+            }
+            if ControlCharacters.containsNUL(value) {
+                throw CommandError(code: .invalidConfiguration, message: "the environment variable \(name) holds a NUL byte")
+            }
         }
     }
 }

@@ -63,6 +63,7 @@ extension CommandPolicy {
         self.init(
             enabled: own.execEnabled,
             allowedCommands: own.execAllowedCommands,
+            allowedProjects: own.execAllowedProjects,
             timeout: own.execTimeout,
             outputLimit: own.execOutputLimit
         )

@@ -247,6 +247,9 @@ public struct Configuration: Sendable, Equatable {
         public var execEnabled = false
         /// `exec_allowed_commands`, default empty.
         public var execAllowedCommands: [String] = []
+        /// `exec_allowed_projects`, default empty: only requests with the
+        /// admin role may run local commands.
+        public var execAllowedProjects: [String] = []
         /// `exec_timeout`, default 60 s.
         public var execTimeout: Duration = .seconds(60)
         /// `exec_output_limit`, default 1 MiB.

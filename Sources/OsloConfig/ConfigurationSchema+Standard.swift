@@ -146,6 +146,16 @@ extension ConfigurationSchema {
                 help: """
                     The commands those actions may run, comma-separated. Empty: none.
                     """),
+            OptionDefinition(
+                section: "", name: "exec_allowed_projects", type: .list, defaultValue: "",
+                help: """
+                    The projects (ids) whose requests may run local commands, besides \
+                    requests with the admin role, which always may. Empty: admin requests \
+                    only. A Mistral without authentication sends requests with no identity; \
+                    they count as project <default-project>, to be listed here to allow them. \
+                    An allowed command reads and writes what the worker's user can, for \
+                    whoever may run it.
+                    """),
             .duration(
                 "exec_timeout", default: "60s", min: .milliseconds(1),
                 help: "How long a local command may run before its process group is killed."),

@@ -117,6 +117,7 @@ struct TypedReader {
         mistralActions.registerOnStart = try boolean(own, "register_on_start")
         mistralActions.execEnabled = try boolean(own, "exec_enabled")
         mistralActions.execAllowedCommands = try list(own, "exec_allowed_commands")
+        mistralActions.execAllowedProjects = try list(own, "exec_allowed_projects")
         mistralActions.execTimeout = try duration(own, "exec_timeout")
         mistralActions.execOutputLimit = try integer(own, "exec_output_limit")
         mistralActions.maxChainLength = try integer(own, "max_chain_length")

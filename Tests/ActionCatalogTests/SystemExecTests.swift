@@ -22,13 +22,18 @@ struct SystemExecTests {
         )
     }
 
+    /// A request with the admin role, which may run system.exec.
+    static let adminRequest = RequestContext(fields: ["roles": ["reader", "admin"], "project_id": "admin-project"])
+
     /// Runs the action with `input` and a context carrying `policy`.
-    static func run(_ input: JSONObject, policy: CommandPolicy?) async throws -> JSON {
+    static func run(
+        _ input: JSONObject, policy: CommandPolicy?, security: RequestContext = adminRequest
+    ) async throws -> JSON {
         var services = ActionServices()
         services[CommandPolicyKey.self] = policy
         let context = ActionContext(
             actionName: "int32bit.system.exec",
-            security: RequestContext(),
+            security: security,
             execution: ExecutionContext(),
             logger: Logger(label: "system-exec-tests"),
             services: services
@@ -38,9 +43,11 @@ struct SystemExecTests {
     }
 
     /// The message the action failed with.
-    static func failure(_ input: JSONObject, policy: CommandPolicy?) async throws -> String? {
+    static func failure(
+        _ input: JSONObject, policy: CommandPolicy?, security: RequestContext = adminRequest
+    ) async throws -> String? {
         let error = await #expect(throws: ActionFailure.self) {
-            try await run(input, policy: policy)
+            try await run(input, policy: policy, security: security)
         }
         return error?.description
     }

@@ -3,6 +3,7 @@ import CommandRunner
 import Foundation
 import Logging
 import OrderedJSON
+import OsloMessaging
 
 /// Runs an allowlisted local command, as the original tool's
 /// `int32bit.system.exec cmd=...` did, but without a shell.
@@ -13,8 +14,11 @@ struct Exec: MistralAction {
 
         `cmd` is split into words as a shell would (quotes, backslashes) and may be a
         pipeline of at most \(CommandPolicy.defaultMaxPipelineStages) commands joined by `|`; any other shell syntax
-        (`;`, `&&`, redirections, `$VAR`, globs) is rejected. Every command must be listed
-        in exec_allowed_commands, and the action is disabled unless exec_enabled = true.
+        (`;`, `&&`, redirections, `$VAR`, globs) and control characters are rejected. Every
+        command must be listed in exec_allowed_commands (checked on the file it resolves
+        to, which is the file that runs), and the action is disabled unless
+        exec_enabled = true. Only requests with the admin role, or from a project listed
+        in exec_allowed_projects, may run it.
         The commands run in their own process group with empty standard input and a
         minimal environment; after exec_timeout (or `timeout`, if shorter) the group is
         killed. The output is cut off at exec_output_limit bytes. A command that exits
@@ -25,17 +29,21 @@ struct Exec: MistralAction {
     static let quotedErrorLimit = 2048
 
     @Parameter(help: "The command line, e.g. `df -h /` or `ls /var/log | wc -l`.") var cmd: String
-    @Parameter(help: "Seconds before the command is killed; can only shorten exec_timeout.") var timeout: Double?
+    @Parameter(help: "Seconds before the command is killed; can only shorten exec_timeout (larger values mean exec_timeout).") var timeout: Double?
 
     init() {}
 
     func run(context: ActionContext) async throws -> JSON {
-        guard let policy = context.services[CommandPolicyKey.self], policy.enabled else {
-            throw ActionFailure(
-                "system.exec is disabled: set [mistral_actions] exec_enabled = true and list the commands in exec_allowed_commands"
-            )
+        let policy = context.services[CommandPolicyKey.self] ?? CommandPolicy()
+        do throws(CommandError) {
+            try policy.admit(Self.requester(context.security), subject: Self.name)
+        } catch {
+            if error.code == .forbidden {
+                context.logger.warning("system.exec refused for this request", metadata: ["error": "\(error)"])
+            }
+            throw ActionFailure(error.message)
         }
-        let options = policy.runOptions(timeout: try requestedTimeout(within: policy.timeout))
+        let options = policy.runOptions(timeout: try Self.requestedTimeout(timeout, within: policy.timeout))
         let commands: [Command]
         do throws(CommandError) {
             commands = try policy.authorize(CommandPipeline(parsing: cmd))
@@ -86,14 +94,44 @@ struct Exec: MistralAction {
         return .string(result.standardOutput)
     }
 
+    /// Who asks, from the request's security context: its roles, its project
+    /// (`project_id`, else oslo's `project`) and whether it carries any
+    /// identity. `is_admin` is not used: Mistral also sets it on contexts it
+    /// makes for itself (periodic jobs without authentication).
+    static func requester(_ security: RequestContext) -> CommandPolicy.Requester {
+        func present(_ value: String?) -> String? {
+            guard let value, !value.isEmpty else { return nil }
+            return value
+        }
+        let project = present(security.projectID) ?? present(security.project)
+        return CommandPolicy.Requester(
+            roles: security.roles,
+            projectID: project,
+            hasIdentity: project != nil || present(security.user) != nil || present(security.authToken) != nil
+        )
+    }
+
     /// The `timeout` input as a duration, or nil when it does not shorten
     /// the policy's.
-    private func requestedTimeout(within limit: Duration) throws -> Duration? {
+    ///
+    /// NaN, infinities, zero (either sign) and negative values are refused;
+    /// any finite value at or above the policy's timeout means the policy's
+    /// (so 1e300 is a long timeout, not a trap); a positive value below a
+    /// millisecond is one millisecond.
+    static func requestedTimeout(_ timeout: Double?, within limit: Duration) throws -> Duration? {
         guard let timeout else { return nil }
         guard timeout.isFinite, timeout > 0 else {
             throw ActionFailure("timeout must be a positive number of seconds, got \(timeout)")
         }
-        let requested = Duration.milliseconds(max(1, Int64((min(timeout, 1e9) * 1000).rounded())))
+        // Compared as Doubles first: only a value below the limit (at most
+        // Int64.max seconds) is turned into an integer.
+        let (limitSeconds, limitAttoseconds) = limit.components
+        guard timeout < Double(limitSeconds) + Double(limitAttoseconds) / 1e18 else { return nil }
+        let milliseconds = (timeout * 1000).rounded()
+        // Below the limit but still too large for Int64 milliseconds: the
+        // limit applies (it is then within a rounding error of it).
+        guard let whole = Int64(exactly: milliseconds) else { return nil }
+        let requested = Duration.milliseconds(max(1, whole))
         return requested < limit ? requested : nil
     }
 
@@ -106,9 +144,13 @@ struct Exec: MistralAction {
         return "; stderr: ...\(String(decoding: bytes.suffix(Self.quotedErrorLimit), as: UTF8.self))"
     }
 
+    /// Whole milliseconds, `Int64.max` beyond (no overflow trap).
     static func milliseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        guard !overflow else { return seconds < 0 ? .min : .max }
+        let (total, sumOverflow) = whole.addingReportingOverflow(attoseconds / 1_000_000_000_000_000)
+        return sumOverflow ? (seconds < 0 ? .min : .max) : total
     }
 
     /// `5`, `0.25`.

@@ -15,6 +15,8 @@ enum ExecutableLookup {
 
     /// Whether `path` is a regular file this process may execute.
     static func state(of path: String) -> FileState {
+        // The C call would stop at a NUL and look at another file.
+        guard !ControlCharacters.containsNUL(path) else { return .missing }
         var information = stat()
         guard stat(path, &information) == 0 else { return .missing }
         guard information.st_mode & S_IFMT == S_IFREG else {
@@ -32,6 +34,12 @@ enum ExecutableLookup {
     static func locate(_ command: String, searchPath: String) throws(CommandError) -> String {
         if command.isEmpty {
             throw CommandError(code: .notFound, message: "the command name is empty")
+        }
+        if ControlCharacters.containsNUL(command) {
+            throw CommandError(code: .invalidCommandLine, message: "the command name holds a NUL byte")
+        }
+        if ControlCharacters.containsNUL(searchPath) {
+            throw CommandError(code: .invalidConfiguration, message: "the search path holds a NUL byte")
         }
         if command.contains("/") {
             switch state(of: command) {
@@ -64,10 +72,14 @@ enum ExecutableLookup {
 
     /// The canonical absolute path of an existing file: every symbolic link,
     /// `.` and `..` resolved.
+    ///
+    /// Nil also for a path with a NUL (the C call would resolve a shorter
+    /// one) and for a result that is not UTF-8: repaired into a String it
+    /// would name another file than the one checked.
     static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
+        guard !ControlCharacters.containsNUL(path), let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
-        return String(cString: resolved)
+        return String(validatingCString: resolved)
     }
 
     /// The last component of a path (`/usr/bin/ls` → `ls`).
