@@ -6,6 +6,7 @@ import PackageDescription
 //   AMQPClient               the only importer of CRabbitMQ: connections, channels, consume, publish
 //   PostgresClient           the only importer of CLibPQ: connections, queries, transactions
 //   OrderedJSON              JSON values that keep key order; a fast parser and Python-compatible writer
+//   CheckedNumbers           numbers from outside into integers and durations, never trapping
 //   OsloMessaging            oslo.messaging RPC over AMQPClient: envelope, context, RPC server and client
 //   OsloConfig               oslo-style INI files and the typed worker configuration
 //   MistralProtocol          Mistral's run_action arguments, serialized actions and results
@@ -71,7 +72,7 @@ let package = Package(
         ),
         .target(
             name: "OsloConfig",
-            dependencies: [],
+            dependencies: ["CheckedNumbers"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -80,8 +81,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "CheckedNumbers",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "OsloMessaging",
             dependencies: [
+                "CheckedNumbers",
                 "OrderedJSON",
                 "AMQPClient",
                 .product(name: "Logging", package: "swift-log"),
@@ -96,6 +103,7 @@ let package = Package(
         .target(
             name: "ActionKit",
             dependencies: [
+                "CheckedNumbers",
                 "OrderedJSON",
                 "OsloMessaging",
                 .product(name: "Logging", package: "swift-log"),
@@ -115,6 +123,7 @@ let package = Package(
         .target(
             name: "OpenStackClient",
             dependencies: [
+                "CheckedNumbers",
                 "OrderedJSON",
                 "OsloMessaging",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -155,6 +164,7 @@ let package = Package(
             name: "ActionCatalog",
             dependencies: [
                 "ActionKit",
+                "CheckedNumbers",
                 "OrderedJSON",
                 "OsloMessaging",
                 "OpenStackClient",
@@ -178,6 +188,7 @@ let package = Package(
             name: "Worker",
             dependencies: [
                 "AMQPClient",
+                "CheckedNumbers",
                 "ActionKit",
                 "MistralProtocol",
                 "OrderedJSON",
@@ -213,6 +224,11 @@ let package = Package(
                 "MistralActionsCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CheckedNumbersTests",
+            dependencies: ["CheckedNumbers"],
             swiftSettings: strictSettings
         ),
         // Fuzzing (issue 10): the targets as a library, a libFuzzer entry

@@ -37,7 +37,11 @@ extension Int: ParameterValue {
 extension Double: ParameterValue {
     public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
         switch json {
-        case .double(let value): self = value
+        // NaN and ±Infinity reach us from Python (`float("inf")`); no
+        // action means anything by them, and they must not reach a
+        // conversion to an integer or a Duration.
+        case .double(let value) where value.isFinite: self = value
+        case .double: throw ParameterTypeMismatch(expected: "a finite number")
         case .integer(let value): self = Double(value)
         default: throw ParameterTypeMismatch(expected: Self.parameterTypeDescription)
         }

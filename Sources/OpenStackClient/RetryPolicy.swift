@@ -1,3 +1,5 @@
+import CheckedNumbers
+
 /// When a failed attempt is repeated, and after how long.
 struct RetryPolicy: Sendable {
     /// What one attempt came to, as far as retrying is concerned.
@@ -67,8 +69,9 @@ struct RetryPolicy: Sendable {
                 ? Self.isTransient(status: status, retryAfterSeconds: retryAfterSeconds)
                 : Self.isRateLimited(status: status, retryAfterSeconds: retryAfterSeconds)
             guard retryable else { return nil }
-            if let retryAfterSeconds {
-                return min(.milliseconds(Int64((retryAfterSeconds * 1000).rounded(.up))), maxDelay)
+            // The header is the service's: `Retry-After: 1e300` waits maxDelay.
+            if let retryAfterSeconds, let wait = Seconds.clamped(retryAfterSeconds, to: maxDelay) {
+                return wait
             }
             return backoff(retriesDone: retriesDone)
         case .connectFailed:

@@ -1,3 +1,4 @@
+import CheckedNumbers
 import Foundation
 
 /// A value that does not parse as the expected type; the loader adds the file,
@@ -76,14 +77,24 @@ public enum OsloValue {
 
     /// An oslo integer option that counts seconds, returned as a `Duration`.
     public static func seconds(_ text: String, min: Int? = nil, max: Int? = nil) throws(InvalidValue) -> Duration {
-        .seconds(try integer(text, min: min, max: max))
+        try checkedDuration(Double(try integer(text, min: min, max: max)))
     }
 
     /// An oslo float option that counts seconds, returned as a `Duration`.
     public static func fractionalSeconds(_ text: String, min: Double? = nil, max: Double? = nil) throws(InvalidValue)
         -> Duration
     {
-        .seconds(try float(text, min: min, max: max))
+        try checkedDuration(try float(text, min: min, max: max))
+    }
+
+    /// Seconds from a file as a `Duration`, within ``Seconds/maximum``
+    /// (366 days): longer waits mean nothing to a worker, and sleeping or
+    /// adding deadlines with absurd durations could overflow.
+    static func checkedDuration(_ seconds: Double) throws(InvalidValue) -> Duration {
+        guard seconds.isFinite, abs(seconds) <= Seconds.maximum else {
+            throw InvalidValue("must be at most \(formatNumber(Seconds.maximum)) seconds (366 days)")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 
     /// This project's duration: a number with an optional unit, `ms`, `s`,
@@ -119,6 +130,9 @@ public enum OsloValue {
         }
         if let min, result < min {
             throw InvalidValue("must be at least \(formatDuration(min))")
+        }
+        guard result <= .seconds(Seconds.maximum) else {
+            throw InvalidValue("must be at most 366 days")
         }
         return result
     }

@@ -1,4 +1,5 @@
 import ActionKit
+import CheckedNumbers
 import Logging
 import MistralProtocol
 import OrderedJSON
@@ -29,14 +30,17 @@ enum ActionRunner {
         } catch {
             return .completed(.failure(FailureMessages.invalidInput(action: context.actionName, detail: error.description)))
         }
-        guard let timeout else {
+        // The request's timeout is positive and finite (RunActionRequest);
+        // one past Seconds.maximum (366 days) can never fire first, so such
+        // an action runs as if it had none.
+        guard let timeout, let limit = try? Seconds.duration(timeout, name: "timeout") else {
             return await body(action, context: context)
         }
         return await withTaskGroup(of: Outcome?.self) { group in
             group.addTask { await body(action, context: context) }
             group.addTask {
                 // nil = the deadline passed; a cancelled sleep means the action finished first.
-                do { try await Task.sleep(for: .milliseconds(Int64(timeout * 1000))) } catch { return .cancelled }
+                do { try await Task.sleep(for: limit) } catch { return .cancelled }
                 return nil
             }
             let first = await group.next() ?? nil

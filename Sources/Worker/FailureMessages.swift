@@ -1,3 +1,4 @@
+import CheckedNumbers
 import Foundation
 
 /// The texts of the errors the worker reports to Mistral. Each names the
@@ -48,6 +49,6 @@ enum FailureMessages {
     }
 
     static func format(_ seconds: Double) -> String {
-        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+        NumberOutOfRange.format(seconds)
     }
 }

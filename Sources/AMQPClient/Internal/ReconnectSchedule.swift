@@ -20,7 +20,9 @@ struct ReconnectSchedule {
         }
         let jitter = min(max(settings.jitter, 0), 1)
         let delay = jitter > 0 ? base * (1 - jitter * Double.random(in: 0...1, using: &generator)) : base
-        return .nanoseconds(Int64(max(delay, 0) * 1e9))
+        // At most 9e9 s, so that the nanoseconds fit in Int64 whatever the
+        // configuration says.
+        return .nanoseconds(Int64((min(max(delay, 0), 9e9) * 1e9).rounded()))
     }
 
     /// Back to the initial delay (after a successful connection).

@@ -867,11 +867,14 @@ final class ConnectionLoop {
                 partialDelivery!.properties = AMQPMessageProperties(properties)
             }
             partialDelivery!.headerReceived = true
-            partialDelivery!.bodySize = Int(bodySize)
+            // The size is the wire's: never trap on it, and reserve no more
+            // than 16 MiB up front (the body grows as its frames arrive; the
+            // broker's max_message_size bounds what really comes).
+            partialDelivery!.bodySize = Int(clamping: bodySize)
             if bodySize == 0 {
                 try completeDelivery()
             } else {
-                partialDelivery!.body.reserveCapacity(Int(bodySize))
+                partialDelivery!.body.reserveCapacity(Int(clamping: min(bodySize, 1 << 24)))
             }
         case ChannelNumber.publisher where partialReturn != nil && !partialReturn!.headerReceived:
             partialReturn!.sequence = properties?.publishSequence

@@ -1,11 +1,12 @@
 import ActionKit
+import CheckedNumbers
 import OrderedJSON
 
 /// Sleeps, cancellably.
 struct Sleep: MistralAction {
     static let name = "debug.sleep"
     static let description = """
-        Sleeps for `seconds`, then succeeds with a null result.
+        Sleeps for `seconds` (at most 31622400, i.e. 366 days), then succeeds with a null result.
 
         The sleep ends early when the action is cancelled (task timeout or
         worker shutdown), which makes it a test of timeouts and heartbeats.
@@ -16,10 +17,9 @@ struct Sleep: MistralAction {
     init() {}
 
     func run(context: ActionContext) async throws -> JSON {
-        guard seconds >= 0, seconds.isFinite else {
-            throw ActionFailure("seconds must be a non-negative number, got \(seconds)")
-        }
-        try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+        let duration: Duration
+        do { duration = try Seconds.duration(seconds, name: "seconds") } catch { throw ActionFailure(error.description) }
+        try await Task.sleep(for: duration)
         return .null
     }
 }

@@ -1,4 +1,5 @@
 import ActionKit
+import CheckedNumbers
 import OpenStackClient
 import OrderedJSON
 
@@ -96,7 +97,10 @@ enum GlanceFilters {
         case .string(let text): return text
         case .bool(let flag): return flag ? "true" : "false"
         case .integer(let number): return String(number)
-        case .double(let number): return number.rounded() == number ? String(Int64(number)) : String(number)
+        case .double(let number):
+            guard number.isFinite else { throw ActionFailure("filter \(key) must be a finite number, got \(NumberOutOfRange.format(number))") }
+            // 5.0 is sent as 5; a whole number past Int64 (1e19) as Python writes it.
+            return Int64(wholeNumber: number).map { String($0) } ?? String(number)
         default: throw ActionFailure("filter \(key) must be a string, number or boolean, got \(value.typeName)")
         }
     }

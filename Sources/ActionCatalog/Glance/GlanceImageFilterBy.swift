@@ -29,11 +29,11 @@ struct GlanceImageFilterBy: MistralAction {
         let query = try GlanceFilters.query(filters)
         let glance = GlanceAPI(client: try context.openStack(region: actionRegion))
         let clock = ContinuousClock()
-        let deadline = clock.now + .milliseconds(Int64(wait.timeout * 1000))
+        let deadline = clock.now + wait.timeoutDuration
         while true {
             let images = try await glance.images(query: query)
             if !images.isEmpty { return .array(images.map(JSON.object)) }
-            let next = clock.now + .milliseconds(Int64(wait.interval * 1000))
+            let next = clock.now + wait.intervalDuration
             guard wait.waits, next <= deadline else {
                 let shown = query.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
                 let waited = wait.waits ? " after waiting \(StatusWait.format(wait.timeout)) s" : ""

@@ -1,4 +1,5 @@
 import ActionKit
+import CheckedNumbers
 import OpenStackClient
 import OrderedJSON
 
@@ -8,17 +9,23 @@ import OrderedJSON
 struct WaitOptions: Sendable {
     var timeout: Double
     var interval: Double
+    /// `timeout` and `interval` as durations (checked once, here).
+    var timeoutDuration: Duration
+    var intervalDuration: Duration
 
     /// The longest wait an action accepts (a day); a task's own `timeout:`
     /// can end it sooner.
     static let maximumTimeout = 86_400.0
 
     init(timeout: Double, interval: Double) throws {
-        guard timeout.isFinite, timeout >= 0, timeout <= Self.maximumTimeout else {
-            throw ActionFailure("wait_timeout must be between 0 and \(Int(Self.maximumTimeout)) seconds, got \(timeout)")
-        }
-        guard interval.isFinite, interval >= 0.05, interval <= 3600 else {
-            throw ActionFailure("interval must be between 0.05 and 3600 seconds, got \(interval)")
+        do throws(NumberOutOfRange) {
+            timeoutDuration = try Seconds.duration(timeout, name: "wait_timeout", maximum: Self.maximumTimeout)
+            guard interval >= 0.05 else {
+                throw NumberOutOfRange(name: "interval", value: interval, range: "a number of seconds between 0.05 and 3600")
+            }
+            intervalDuration = try Seconds.duration(interval, name: "interval", maximum: 3600)
+        } catch {
+            throw ActionFailure(error.description)
         }
         self.timeout = timeout
         self.interval = interval
@@ -56,7 +63,7 @@ enum StatusWait {
         observe: () async throws -> StatusObservation
     ) async throws -> JSON {
         let clock = ContinuousClock()
-        let deadline = clock.now + .milliseconds(Int64(wait.timeout * 1000))
+        let deadline = clock.now + wait.timeoutDuration
         let wanted = expected.lowercased()
         while true {
             let observation: StatusObservation
@@ -75,7 +82,7 @@ enum StatusWait {
                     "\(resource) status is '\(observation.status)'\(detail), expected '\(expected)'; "
                         + "it cannot get there by itself")
             }
-            let next = clock.now + .milliseconds(Int64(wait.interval * 1000))
+            let next = clock.now + wait.intervalDuration
             guard wait.waits, next <= deadline else {
                 let waited = wait.waits ? " after waiting \(format(wait.timeout)) s" : ""
                 throw ActionFailure("\(resource) status is '\(observation.status)'\(detail), expected '\(expected)'\(waited)")
@@ -85,6 +92,6 @@ enum StatusWait {
     }
 
     static func format(_ seconds: Double) -> String {
-        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+        NumberOutOfRange.format(seconds)
     }
 }

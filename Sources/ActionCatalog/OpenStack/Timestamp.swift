@@ -1,3 +1,4 @@
+import CheckedNumbers
 import OpenStackClient
 
 /// Timestamps of the OpenStack services, and the time in created resources' names.
@@ -10,7 +11,8 @@ enum OpenStackTimestamp {
 
     /// `2026_11_25_10_04_05`, for names of created resources (as the original tool named them).
     static func nameSuffix(secondsSinceEpoch: Double) -> String {
-        let total = Int(secondsSinceEpoch.rounded(.down))
+        // Years 1 to 9999 (the clock's value; never trap on a broken one).
+        let total = Int(Int64(truncating: secondsSinceEpoch.rounded(.down), within: -62_135_596_800...253_402_300_799) ?? 0)
         let days = total >= 0 ? total / 86_400 : (total - 86_399) / 86_400
         let secondsOfDay = total - days * 86_400
         let (year, month, day) = civilFromDays(days)
