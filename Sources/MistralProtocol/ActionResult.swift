@@ -35,7 +35,7 @@ public struct ActionResult: Sendable, Equatable {
         let data: JSON
         switch value["__serial_data"] {
         case .string(let text)?:
-            do { data = try JSON(parsing: text) } catch {
+            do { data = try JSON(parsing: text, options: .python) } catch {
                 throw .malformedResult(detail: "__serial_data is not valid JSON: \(error)")
             }
         case let other?: data = other

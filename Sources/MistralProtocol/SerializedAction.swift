@@ -57,7 +57,7 @@ public indirect enum SerializedAction: Sendable, Equatable {
         switch object["__serial_data"] {
         case .string(let text)?:
             do {
-                guard case .object(let decoded) = try JSON(parsing: text) else {
+                guard case .object(let decoded) = try JSON(parsing: text, options: .python) else {
                     throw MistralProtocolError.malformedAction(detail: "__serial_data of \(key) is not an object")
                 }
                 data = decoded
@@ -98,7 +98,7 @@ public indirect enum SerializedAction: Sendable, Equatable {
             }
             let decodedBase: JSON
             if case .string(let text) = base {
-                do { decodedBase = try JSON(parsing: text) } catch {
+                do { decodedBase = try JSON(parsing: text, options: .python) } catch {
                     throw .malformedAction(detail: "AdHocAction base_action is not valid JSON: \(error)")
                 }
             } else {

@@ -21,11 +21,27 @@ public struct JSONParsingOptions: Sendable, Hashable {
     public var maximumDepth: Int
     /// See ``LoneSurrogatePolicy``.
     public var loneSurrogates: LoneSurrogatePolicy
+    /// Accept what Python's `json.loads` accepts beyond RFC 8259: the tokens
+    /// `NaN`, `Infinity` and `-Infinity`, and numbers past the `Double`
+    /// range (Python reads `1e400` as `inf`; its exact big integers become
+    /// ±infinity here). Off by default.
+    public var allowsNonFiniteNumbers: Bool
 
-    public init(maximumDepth: Int = JSONParsingOptions.defaultMaximumDepth, loneSurrogates: LoneSurrogatePolicy = .reject) {
+    public init(
+        maximumDepth: Int = JSONParsingOptions.defaultMaximumDepth,
+        loneSurrogates: LoneSurrogatePolicy = .reject,
+        allowsNonFiniteNumbers: Bool = false
+    ) {
         self.maximumDepth = maximumDepth
         self.loneSurrogates = loneSurrogates
+        self.allowsNonFiniteNumbers = allowsNonFiniteNumbers
     }
+
+    /// What a Python peer (oslo.messaging, Mistral) may send: whatever
+    /// `json.loads` reads, so a message Python's executor would take is not
+    /// refused here. Non-finite numbers are kept as such; lone surrogates
+    /// become U+FFFD (Swift strings cannot hold them).
+    public static let python = JSONParsingOptions(loneSurrogates: .replace, allowsNonFiniteNumbers: true)
 }
 
 extension JSON {
@@ -104,6 +120,7 @@ struct JSONParser {
     private var position = 0
     private let maximumDepth: Int
     private let replaceLoneSurrogates: Bool
+    private let allowsNonFiniteNumbers: Bool
     /// Reused buffer for strings with escapes.
     private var scratch: [UInt8] = []
 
@@ -111,6 +128,7 @@ struct JSONParser {
         self.input = input
         self.maximumDepth = max(0, options.maximumDepth)
         self.replaceLoneSurrogates = options.loneSurrogates == .replace
+        self.allowsNonFiniteNumbers = options.allowsNonFiniteNumbers
     }
 
     // MARK: Errors
@@ -184,8 +202,18 @@ struct JSONParser {
             case UInt8(ascii: "n"):
                 try expectLiteral("null")
                 value = .null
+            case minus where allowsNonFiniteNumbers && position + 1 < input.count && input[position + 1] == UInt8(ascii: "I"):
+                position += 1
+                try expectLiteral("Infinity")
+                value = .double(-.infinity)
             case minus, zero...nine:
                 value = try parseNumber()
+            case UInt8(ascii: "N") where allowsNonFiniteNumbers:
+                try expectLiteral("NaN")
+                value = .double(.nan)
+            case UInt8(ascii: "I") where allowsNonFiniteNumbers:
+                try expectLiteral("Infinity")
+                value = .double(.infinity)
             default:
                 throw failure(.unexpectedCharacter, at: position, expected: "a JSON value")
             }
@@ -535,7 +563,7 @@ struct JSONParser {
         }
         // General case: the C library's correctly rounded conversion.
         let text = String(decoding: UnsafeBufferPointer(rebasing: input[start..<position]), as: UTF8.self)
-        guard let value = Double(text), value.isFinite else {
+        guard let value = Double(text), value.isFinite || allowsNonFiniteNumbers else {
             throw JSONError(code: .numberOutOfRange, offset: start, expected: "a number within the range of a 64-bit float")
         }
         return .double(value)

@@ -16,8 +16,11 @@ public enum JSONStyle: Sendable, Hashable {
 extension JSON {
     /// The JSON text of the value as UTF-8 bytes.
     ///
-    /// Throws ``JSONError/Code/nonFiniteNumber`` for a NaN or infinite double
-    /// (Python would write the invalid tokens `NaN`/`Infinity`; we refuse) and
+    /// In the ``JSONStyle/python`` style a NaN or infinite double is written
+    /// as Python writes it (`NaN`, `Infinity`, `-Infinity`: not JSON, but what
+    /// a Python peer sends and reads; parse it back with
+    /// ``JSONParsingOptions/python``); in the compact style it throws
+    /// ``JSONError/Code/nonFiniteNumber``. Throws
     /// ``JSONError/Code/nestingTooDeep`` beyond
     /// ``JSONParsingOptions/defaultMaximumDepth`` levels, so that anything
     /// written can be parsed back with default options.
@@ -138,7 +141,19 @@ public struct JSONWriter: Sendable {
             writeInteger(number)
         case .double(let number):
             guard number.isFinite else {
-                throw JSONError(code: .nonFiniteNumber, expected: "a finite number (JSON has no NaN or Infinity)")
+                // Python's json.dumps writes these tokens (allow_nan=True, its
+                // default) and its json.loads reads them back.
+                guard style == .python else {
+                    throw JSONError(code: .nonFiniteNumber, expected: "a finite number (JSON has no NaN or Infinity)")
+                }
+                if number.isNaN {
+                    writeRaw("NaN")
+                } else if number < 0 {
+                    writeRaw("-Infinity")
+                } else {
+                    writeRaw("Infinity")
+                }
+                return
             }
             PythonFloatFormat.append(number, to: &bytes)
         case .string(let string):

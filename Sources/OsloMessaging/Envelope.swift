@@ -39,7 +39,7 @@ public enum OsloEnvelope {
     public static func decode(body: some Collection<UInt8>) throws(OsloCodecError) -> JSONObject {
         let outer: JSON
         do {
-            outer = try JSON(parsing: body)
+            outer = try JSON(parsing: body, options: .python)
         } catch {
             throw OsloCodecError(code: .invalidJSON, field: "body", detail: error.description, jsonError: error)
         }
@@ -73,7 +73,7 @@ public enum OsloEnvelope {
         }
         let message: JSON
         do {
-            message = try JSON(parsing: text)
+            message = try JSON(parsing: text, options: .python)
         } catch {
             throw OsloCodecError(code: .invalidJSON, field: messageKey, detail: error.description, jsonError: error)
         }

@@ -21,7 +21,7 @@ public enum MistralSerialization {
             return .null
         case .string(let text):
             do {
-                return try JSON(parsing: text)
+                return try JSON(parsing: text, options: .python)
             } catch {
                 throw OsloCodecError(code: .invalidArgument, field: field, detail: "not JSON text: \(error)", jsonError: error)
             }
@@ -91,7 +91,7 @@ public struct MistralSerializedObject: Sendable, Hashable {
             throw OsloCodecError(code: .invalidArgument, field: "__serial_data", detail: "expected a string of JSON text")
         }
         do {
-            self.init(key: key, data: try JSON(parsing: text))
+            self.init(key: key, data: try JSON(parsing: text, options: .python))
         } catch {
             throw OsloCodecError(code: .invalidArgument, field: "__serial_data", detail: "not JSON text: \(error)", jsonError: error)
         }

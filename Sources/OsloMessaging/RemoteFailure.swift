@@ -68,7 +68,7 @@ public struct RemoteFailure: Error, Sendable, Hashable {
     public init(decoding text: String) throws(OsloCodecError) {
         let value: JSON
         do {
-            value = try JSON(parsing: text)
+            value = try JSON(parsing: text, options: .python)
         } catch {
             throw OsloCodecError(code: .invalidFailure, field: "failure", detail: error.description, jsonError: error)
         }

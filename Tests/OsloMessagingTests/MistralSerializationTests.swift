@@ -11,7 +11,10 @@ import Testing
         #expect(try MistralSerialization.encode(["a", "é"]) == #"["a", "\u00e9"]"#)
         #expect(try MistralSerialization.encode(["k": ["x": 1]]) == #"{"k": {"x": 1}}"#)
         #expect(try MistralSerialization.encode(nil) == .null)
-        #expect(codecError { _ = try MistralSerialization.encode(.double(.nan), field: "args.x") }?.field == "args.x")
+        #expect(try MistralSerialization.encode(.double(.infinity)) == "Infinity")
+        var deep: JSON = 1
+        for _ in 0...JSONParsingOptions.defaultMaximumDepth { deep = [deep] }
+        #expect(codecError { _ = try MistralSerialization.encode(deep, field: "args.x") }?.field == "args.x")
     }
 
     @Test func decodesTolerantly() throws {

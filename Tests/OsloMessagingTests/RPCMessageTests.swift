@@ -76,9 +76,11 @@ import Testing
     }
 
     @Test func unencodableValuesAreErrors() {
-        let request = RPCRequest(method: "m", arguments: ["x": .double(.nan)], context: RequestContext())
+        var deep: JSON = 1
+        for _ in 0...JSONParsingOptions.defaultMaximumDepth { deep = [deep] }
+        let request = RPCRequest(method: "m", arguments: ["x": deep], context: RequestContext())
         #expect(codecError { _ = try request.encodedBody() }?.code == .unencodable)
-        let reply = RPCReply(result: .double(.infinity), messageID: "m")
+        let reply = RPCReply(result: deep, messageID: "m")
         #expect(codecError { _ = try reply.encodedBody() }?.code == .unencodable)
     }
 
