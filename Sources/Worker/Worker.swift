@@ -180,6 +180,15 @@ public final class Worker: Service {
         let request: RPCRequest
         switch message.message {
         case .failure(let error):
+            if case .router(let fallbackTopic) = settings.mode {
+                // Python's executor may read what we cannot (its json is more
+                // lenient): hand the message over untouched.
+                logger.warning("relaying a message this worker cannot read to the fallback topic", metadata: [
+                    "error": "\(error)", "amqp.body_size": "\(message.delivery.body.count)",
+                ])
+                await relay(message, name: "(unreadable message)", fallbackTopic: fallbackTopic, failureTarget: nil, context: context)
+                return
+            }
             context.server.acknowledge(message)
             count(\.failed)
             logger.error("dropped an unreadable message", metadata: [
@@ -215,6 +224,17 @@ public final class Worker: Service {
         do {
             runRequest = try RunActionRequest(arguments: request.arguments)
         } catch {
+            if case .router(let fallbackTopic) = settings.mode {
+                logger.warning("relaying a run_action request this worker cannot read to the fallback topic", metadata: [
+                    "error": "\(error)", "oslo.unique_id": "\(request.uniqueID ?? "-")",
+                ])
+                let executionID = (try? request.mistralArgument("action_ex_id"))??.stringValue
+                await relay(
+                    message, name: "(unreadable run_action)", fallbackTopic: fallbackTopic,
+                    failureTarget: (request, executionID), context: context
+                )
+                return
+            }
             context.server.acknowledge(message)
             count(\.failed)
             let text = FailureMessages.malformedRequest(detail: error.description)
@@ -340,38 +360,54 @@ public final class Worker: Service {
             logger.warning("refused an action this worker does not implement (swift-only mode)", metadata: ["action.class": "\(name)"])
             await deliver(.failure(FailureMessages.swiftOnly(action: name)), actionExecutionID: runRequest.actionExecutionID, request: request, context: context)
         case .router(let fallbackTopic):
-            let delivery = message.delivery
-            do {
-                // Byte for byte: the Python executor answers the engine (or the
-                // caller's reply queue) itself.
-                let outcome = try await sender.publish(
-                    body: delivery.body, exchange: settings.controlExchange, routingKey: fallbackTopic,
-                    properties: delivery.properties, mandatory: true
-                )
-                context.server.acknowledge(message)
-                switch outcome {
-                case .acknowledged:
-                    count(\.relayed)
-                    logger.debug("relayed a request to the fallback topic", metadata: ["action.class": "\(name)", "oslo.topic": "\(fallbackTopic)"])
-                case .returned(let code, let text):
-                    count(\.failed)
-                    logger.error("could not relay a request: no queue bound to the fallback topic", metadata: [
-                        "action.class": "\(name)", "oslo.topic": "\(fallbackTopic)", "amqp.reply": "\(code) \(text)",
-                    ])
+            await relay(
+                message, name: name, fallbackTopic: fallbackTopic,
+                failureTarget: (request, runRequest.actionExecutionID), context: context
+            )
+        }
+    }
+
+    /// Publishes a request byte for byte to the fallback topic, where a
+    /// Python executor answers the engine (or the caller's reply queue)
+    /// itself. When no queue is bound there, the engine is told through
+    /// `failureTarget` (the request and its action execution id), if known.
+    func relay(
+        _ message: RPCIncoming, name: String, fallbackTopic: String,
+        failureTarget: (request: RPCRequest, actionExecutionID: String?)?, context: HandlingContext
+    ) async {
+        let delivery = message.delivery
+        do {
+            // Byte for byte: the Python executor answers the engine (or the
+            // caller's reply queue) itself.
+            let outcome = try await sender.publish(
+                body: delivery.body, exchange: settings.controlExchange, routingKey: fallbackTopic,
+                properties: delivery.properties, mandatory: true
+            )
+            context.server.acknowledge(message)
+            switch outcome {
+            case .acknowledged:
+                count(\.relayed)
+                logger.debug("relayed a request to the fallback topic", metadata: ["action.class": "\(name)", "oslo.topic": "\(fallbackTopic)"])
+            case .returned(let code, let text):
+                count(\.failed)
+                logger.error("could not relay a request: no queue bound to the fallback topic", metadata: [
+                    "action.class": "\(name)", "oslo.topic": "\(fallbackTopic)", "amqp.reply": "\(code) \(text)",
+                ])
+                if let failureTarget {
                     await deliver(
                         .failure(FailureMessages.unroutable(action: name, fallbackTopic: fallbackTopic)),
-                        actionExecutionID: runRequest.actionExecutionID, request: request, context: context
+                        actionExecutionID: failureTarget.actionExecutionID, request: failureTarget.request, context: context
                     )
                 }
-            } catch {
-                // Not confirmed: the relay may not have happened. Give the request
-                // back to the queue (after a pause, so a broken sender does not spin).
-                logger.warning("relay not confirmed; returning the request to the queue", metadata: [
-                    "action.class": "\(name)", "error": "\(error)",
-                ])
-                try? await Task.sleep(for: .seconds(1))
-                context.server.reject(message, requeue: true)
             }
+        } catch {
+            // Not confirmed: the relay may not have happened. Give the request
+            // back to the queue (after a pause, so a broken sender does not spin).
+            logger.warning("relay not confirmed; returning the request to the queue", metadata: [
+                "action.class": "\(name)", "error": "\(error)",
+            ])
+            try? await Task.sleep(for: .seconds(1))
+            context.server.reject(message, requeue: true)
         }
     }
 

@@ -1,0 +1,136 @@
+import Foundation
+import OrderedJSON
+import Testing
+
+/// Inputs that once stopped a worker, sent to a real worker process over
+/// RabbitMQ (by real Mistral 23, or published raw as a misbehaving client
+/// would). After each, the same worker process must still serve.
+@Suite("Hostile input end to end", .serialized)
+struct HostileInputEndToEndTests {
+    let mistral = MistralAPI()
+
+    /// The worker is alive and answers a synchronous run-action.
+    func expectServing(_ worker: WorkerProcess, _ note: String) async throws {
+        let (state, output, _) = try await mistral.runAction("int32bit.debug.echo", input: ["output": .string(note)], params: ["run_sync": true])
+        #expect(state == "SUCCESS", "after \(note)")
+        #expect(output == ["result": .string(note)])
+        #expect(worker.isRunning, "worker stopped after \(note):\n\(worker.log)")
+    }
+
+    @Test("absurd numbers in Swift actions' input are clear errors and the worker keeps serving")
+    func absurdNumbers() async throws {
+        let worker = try await WorkerProcess.start()
+        defer { worker.kill() }
+        let cases: [(String, JSON, String)] = [
+            ("int32bit.debug.sleep", ["seconds": .double(1e300)], "seconds must be a number of seconds between 0 and 31622400, got 1e+300"),
+            ("int32bit.debug.sleep", ["seconds": .integer(Int64.max)], "got 9.223372036854776e+18"),
+            ("int32bit.cinder.volumes.assert_status", ["volume_id": "v", "status": "available", "wait_timeout": .double(1e300)],
+             "wait_timeout must be a number of seconds between 0 and 86400"),
+            ("int32bit.glance.images.filter_by", ["size_min": .double(1e19)], "Invalid value for size_min"),
+        ]
+        for (name, input, message) in cases {
+            let (state, output, info) = try await mistral.runAction(name, input: input, params: ["run_sync": true])
+            #expect(state == "ERROR", "\(name) \(input)")
+            let text = "\(output) \(info ?? "")"
+            #expect(text.contains(message), "\(name) \(input): \(text)")
+            try await expectServing(worker, "\(name) \(input)")
+        }
+    }
+
+    @Test("NaN and Infinity from a workflow: Python's std.echo is relayed and succeeds, ours give a clear error or echo them")
+    func nonFiniteNumbersFromAWorkflow() async throws {
+        let worker = try await WorkerProcess.start()
+        defer { worker.kill() }
+        try await mistral.putWorkflow("""
+            version: '2.0'
+            e2e_non_finite:
+              tasks:
+                python_echo:
+                  action: std.echo output=<% float("inf") %>
+                  publish:
+                    python: <% str(task().result) %>
+                  on-complete: [swift_echo]
+                swift_echo:
+                  action: int32bit.debug.echo output=<% [float("-inf"), 1] %>
+                  publish:
+                    swift: <% str(task().result) %>
+                  on-complete: [swift_sleep]
+                swift_sleep:
+                  action: int32bit.debug.sleep seconds=<% float("nan") %>
+                  on-error: [after]
+                after:
+                  action: int32bit.debug.echo output="after"
+                  publish:
+                    after: <% task().result %>
+            """)
+        let id = try await mistral.startExecution("e2e_non_finite")
+        _ = try await mistral.waitForExecution(id)
+        let tasks = try await mistral.tasks(of: id)
+        let states = Dictionary(uniqueKeysWithValues: tasks.map { ($0.name, $0) })
+        #expect(states["python_echo"]?.state == "SUCCESS", "\(tasks)")
+        #expect(states["swift_echo"]?.state == "SUCCESS", "\(tasks)")
+        #expect(states["swift_sleep"]?.state == "ERROR", "\(tasks)")
+        #expect(states["swift_sleep"]?.stateInfo?.contains("must be a finite number") == true, "\(tasks)")
+        #expect(states["after"]?.state == "SUCCESS", "\(tasks)")
+        #expect(worker.count("relayed a request") >= 1 || worker.log.contains("relayed"), "std.echo was not relayed:\n\(worker.log)")
+        try await expectServing(worker, "non-finite numbers")
+    }
+
+    @Test("raw messages no parser of ours reads are relayed in router mode; odd timeouts and bodies never stop the worker")
+    func rawMessages() async throws {
+        let worker = try await WorkerProcess.start(extraConfiguration: "log_level = debug")
+        defer { worker.kill() }
+        let publisher = try Publisher()
+        // Deeper than our parser's limit, but Python's json reads it.
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        func request(_ args: String, id: String) -> String {
+            let inner = #"{"method": "run_action", "args": \#(args), "_unique_id": "\#(id)", "version": "2.0"}"#
+            let escaped = inner.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            return #"{"oslo.version": "2.0", "oslo.message": "\#(escaped)"}"#
+        }
+        let echo = #""{\"mistral.actions.std_actions.EchoAction\": {\"output\": 1}}""#
+        try await publisher.publish(request(#"{"action": \#(echo), "action_ex_id": null, "safe_rerun": false, "exec_ctx": {}, "timeout": null, "deep": \#(deep)}"#, id: "deep1"))
+        try await worker.waitForLog("relaying a message this worker cannot read", timeout: 30)
+        // A request for one of our actions with absurd timeouts: the action
+        // runs (its result goes to an engine that does not know the id).
+        let noop = try await registeredNoop()
+        // Mistral sends each argument as a JSON string ("1e+300"); the raw
+        // forms too, as another client might.
+        let timeouts = [#""1e+300""#, "1e300", "-1e300", "NaN", #""Infinity""#, "-0.0", "1e400", "18446744073709551616"]
+        for (index, timeout) in timeouts.enumerated() {
+            try await publisher.publish(request(
+                #"{"action": \#(noop), "action_ex_id": "hostile-\#(index)", "safe_rerun": false, "exec_ctx": {}, "timeout": \#(timeout)}"#,
+                id: "timeout\(index)"))
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while worker.count("action succeeded") < timeouts.count && Date() < deadline {
+            #expect(worker.isRunning)
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(worker.count("action succeeded") >= timeouts.count, "\(worker.log)")
+        // Control characters and a huge string in the body.
+        try await publisher.publish("{\"oslo.version\": \"2.0\", \"oslo.message\": \"\\u0000\\n\(String(repeating: "x", count: 2_000_000))\"}")
+        try await worker.waitForLog("relaying a message this worker cannot read", timeout: 30)
+        try await expectServing(worker, "raw messages")
+    }
+
+    /// The serialized action Mistral sends for our `debug.noop`, read from
+    /// Mistral's tables (class name and code source id).
+    func registeredNoop() async throws -> String {
+        let (_, json) = try await mistral.request("GET", "/dynamic_actions?limit=1000")
+        let row = try #require(json["dynamic_actions"]?.arrayValue?.first { $0["name"]?.stringValue == "int32bit.debug.noop" }, "\(json)")
+        let className = try #require(row["class_name"]?.stringValue)
+        let codeSourceID = try #require(row["code_source_id"]?.stringValue)
+        // As Mistral serializes it: the object's fields as a JSON string
+        // under __serial_data.
+        let serialData: JSON = [
+            "cls_name": .string(className), "cls_attrs": [:], "data": [:],
+            "code_source_id": .string(codeSourceID), "namespace": "",
+        ]
+        let inner: JSON = [
+            "__serial_key": "mistral.actions.dynamic_action.DynamicAction",
+            "__serial_data": .string(try serialData.encodedString(style: .python)),
+        ]
+        return try JSON.string(inner.encodedString(style: .python)).encodedString(style: .python)
+    }
+}
