@@ -121,11 +121,10 @@ struct SystemExecTests {
 
     @Test("the timeout input shortens the policy's timeout")
     func shorterTimeout() async throws {
-        let clock = ContinuousClock()
-        let start = clock.now
+        // The message names the timeout that ended the command: the input's
+        // 0.3 s, not the policy's 20 s (no wall-clock bound needed).
         let message = try await Self.failure(["cmd": "sleep 30", "timeout": 0.3], policy: Self.policy(["sleep"]))
         #expect(message == "timed out after 0.3 s; process group killed")
-        #expect(clock.now - start < .seconds(15))
     }
 
     @Test("the timeout input cannot lengthen the policy's timeout")
