@@ -198,3 +198,21 @@ struct HostileCommandLineTests {
         #expect(error?.message.contains("Argument list too long") == true, "\(error?.message ?? "")")
     }
 }
+
+@Suite("Extreme run options")
+struct ExtremeRunOptionsTests {
+    @Test("a timeout as long as a Duration of whole seconds gets runs the command without overflow")
+    func longestTimeout() async throws {
+        // Just below Int64.max milliseconds, with a fraction that rounds up
+        // past it when the poll timeout is computed.
+        let timeouts = [
+            Duration(secondsComponent: 9_223_372_036_854_775, attosecondsComponent: 900_000_000_000_000_000),
+            Duration.seconds(Int64.max),
+        ]
+        for timeout in timeouts {
+            let result = try await run("printf ok", timeout: timeout)
+            #expect(result.standardOutput == "ok")
+            #expect(!result.timedOut)
+        }
+    }
+}

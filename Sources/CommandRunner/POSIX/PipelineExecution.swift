@@ -336,8 +336,10 @@ struct PipelineExecution {
         let (seconds, attoseconds) = remaining.components
         let milliseconds = seconds.multipliedReportingOverflow(by: 1000)
         guard !milliseconds.overflow else { return Int32.max }
-        let total = milliseconds.partialValue + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return Int32(clamping: total)
+        // The rounded-up fraction can still carry past Int64.max.
+        let total = milliseconds.partialValue.addingReportingOverflow((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+        guard !total.overflow else { return Int32.max }
+        return Int32(clamping: total.partialValue)
     }
 
     /// Collects a stage's status (it has exited, or been killed).
