@@ -66,6 +66,18 @@ struct LogLineTests {
         #expect(parsed["input"] == .string(hostile))
     }
 
+    @Test("bytes that are not UTF-8 (a server's body) become U+FFFD and the JSON line stays valid UTF-8 JSON")
+    func invalidUTF8() throws {
+        let body = String(decoding: [0x66, 0xFF, 0xC3, 0x0A, 0xED, 0xA0, 0x80, 0x67] as [UInt8], as: UTF8.self)
+        let json = line(.json, metadata: ["http.body": body])
+        #expect(!json.contains("\n"))
+        #expect(String(validating: Array(json.utf8), as: UTF8.self) != nil)
+        let value = try #require(try parsedJSON(json)["http.body"]?.stringValue)
+        #expect(value.hasPrefix("f\u{FFFD}") && value.hasSuffix("g"))
+        #expect(value.contains("\n"))
+        #expect(!line(.human, metadata: ["http.body": body]).contains("\n"))
+    }
+
     @Test("a key with a newline, a space or '=' cannot start a forged line or pair")
     func hostileKeys() throws {
         let key = "x\nfake=1 level"
