@@ -82,7 +82,7 @@ struct BrokerTests {
     @Test func tenThousandConfirmedMessagesArriveExactlyOnce() async throws {
         let queue = TestEnvironment.uniqueName("bulk")
         let total = 10_000
-        let (elapsed, received) = try await withConnection(try TestEnvironment.configuration(), limit: .seconds(120)) { connection in
+        let (elapsed, received) = try await withConnection(try TestEnvironment.configuration(), limit: .seconds(300)) { connection in
             try await connection.declareQueue(name: queue, arguments: Self.expiry)
             try await connection.setPrefetch(count: 1_000)
             let consumer = try await connection.consume(queue: queue)

@@ -62,7 +62,7 @@ struct ConnectionRecoveryTests {
         let name = TestEnvironment.uniqueName("connection")
         var configuration = try TestEnvironment.configuration()
         configuration.connectionName = name
-        try await withConnection(configuration, limit: .seconds(120)) { connection in
+        try await withConnection(configuration, limit: .seconds(300)) { connection in
             try await connection.declareQueue(name: queue, arguments: ["x-expires": 120_000])
             try await connection.setPrefetch(count: 5)
             let consumer = try await connection.consume(queue: queue, consumerTag: "forced-close")

@@ -93,10 +93,11 @@ func withTimeout<T: Sendable>(
 }
 
 /// Runs a connection while `body` runs (waiting first until it is
-/// connected), then shuts it down gracefully. Everything is bounded by `limit`.
+/// connected), then shuts it down gracefully. Everything is bounded by `limit`, a guard against a hang that
+/// leaves room for a loaded machine running suites in parallel.
 func withConnection<T: Sendable>(
     _ configuration: AMQPConfiguration,
-    limit: Duration = .seconds(60),
+    limit: Duration = .seconds(300),
     _ body: @escaping @Sendable (AMQPConnection) async throws -> T
 ) async throws -> T {
     let connection = AMQPConnection(configuration: configuration, logger: TestEnvironment.logger)

@@ -237,7 +237,8 @@ struct SessionTests {
     func perServiceLimit() async throws {
         let servers = "/compute/v2.1/servers"
         let images = "/image/v2/images"
-        try await withServer(settings: testSettings(maxConcurrentRequestsPerService: 2)) { server, session in
+        // Held requests wait for the test, not for the machine: no request timeout may end them.
+        try await withServer(settings: testSettings(requestTimeout: .seconds(300), maxConcurrentRequestsPerService: 2)) { server, session in
             server.always("GET", servers, .json(200, #"{"servers": []}"#))
             server.always("GET", images, .json(200, #"{"images": []}"#))
             // Every answer waits for the test: requests overlap because the
@@ -290,7 +291,7 @@ struct SessionTests {
     @Test("a request waiting for the limit can be cancelled")
     func cancelWhileQueued() async throws {
         let servers = "/compute/v2.1/servers"
-        try await withServer(settings: testSettings(maxConcurrentRequestsPerService: 1)) { server, session in
+        try await withServer(settings: testSettings(requestTimeout: .seconds(300), maxConcurrentRequestsPerService: 1)) { server, session in
             server.always("GET", servers, .json(200))
             server.hold("GET", servers)
             let client = session.client(credentials: try userCredentials(server), logger: quietLogger)

@@ -43,7 +43,7 @@ enum TopologyVariant: String, CaseIterable, Sendable, CustomTestStringConvertibl
         let logs = LogCapture()
         let exchange = RPCTestEnvironment.uniqueName("decl_ex")
         let topic = RPCTestEnvironment.uniqueName("decl_\(variant.rawValue.lowercased())")
-        try await withConnection("declarations", logger: logs.logger("amqp"), limit: .seconds(60)) { connection in
+        try await withConnection("declarations", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let peer = try PeerProcess(
                 "python server",
                 ["serve"] + peerArguments(exchange: exchange, topic: topic, options: peerOptions(variant.options)) + ["--server", "py"]
@@ -63,7 +63,7 @@ enum TopologyVariant: String, CaseIterable, Sendable, CustomTestStringConvertibl
                 // Declares the control exchange as a publisher and a reply queue.
                 let result = try await client.call(
                     RPCRequest(method: "echo", arguments: ["value": "hello"], context: RequestContext()),
-                    topic: topic, server: "py", timeout: .seconds(15)
+                    topic: topic, server: "py", timeout: .seconds(60)
                 )
                 #expect(result == "hello")
                 // No durability fallback or other trouble on the RPC side.
@@ -102,7 +102,7 @@ enum TopologyVariant: String, CaseIterable, Sendable, CustomTestStringConvertibl
         let logs = LogCapture()
         let exchange = RPCTestEnvironment.uniqueName("decl_ex")
         let topic = RPCTestEnvironment.uniqueName("decl_\(variant.rawValue.lowercased())")
-        try await withConnection("declarations", logger: logs.logger("amqp"), limit: .seconds(60)) { connection in
+        try await withConnection("declarations", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let server = RPCServer(
                 connection: connection, replyConnection: connection,
                 target: RPCTarget(exchange: exchange, topic: topic, server: "shared"),
@@ -164,7 +164,7 @@ enum TopologyVariant: String, CaseIterable, Sendable, CustomTestStringConvertibl
         let logs = LogCapture()
         let exchange = RPCTestEnvironment.uniqueName("decl_ex")
         let topic = RPCTestEnvironment.uniqueName("decl_mismatch")
-        try await withConnection("declarations", logger: logs.logger("amqp"), limit: .seconds(60)) { connection in
+        try await withConnection("declarations", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let peer = try PeerProcess("python server", ["serve"] + peerArguments(exchange: exchange, topic: topic) + ["--server", "py"])
             let server = RPCServer(
                 connection: connection, replyConnection: connection,

@@ -15,7 +15,7 @@ import Testing
         let logs = LogCapture()
         let exchange = RPCTestEnvironment.uniqueName("api_ex")
         let topic = RPCTestEnvironment.uniqueName("api")
-        try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(60)) { connection in
+        try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let server = RPCServer(
                 connection: connection, replyConnection: connection,
                 target: RPCTarget(exchange: exchange, topic: topic, server: "node-7"),
@@ -67,7 +67,7 @@ import Testing
         let logs = LogCapture()
         let exchange = RPCTestEnvironment.uniqueName("api_ex")
         let topic = RPCTestEnvironment.uniqueName("api")
-        try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(60)) { connection in
+        try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let server = RPCServer(
                 connection: connection, replyConnection: connection,
                 target: RPCTarget(exchange: exchange, topic: topic),
@@ -124,7 +124,7 @@ import Testing
         let logs = LogCapture()
         let exchange = RPCTestEnvironment.uniqueName("api_ex")
         let topic = RPCTestEnvironment.uniqueName("api")
-        try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(60)) { connection in
+        try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let server = RPCServer(
                 connection: connection, replyConnection: connection,
                 target: RPCTarget(exchange: exchange, topic: topic),
@@ -163,7 +163,7 @@ import Testing
         let exchange = RPCTestEnvironment.uniqueName("api_ex")
         let topic = RPCTestEnvironment.uniqueName("api")
         let replyQueue = "reply_" + MessageID.generate()
-        try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(60)) { connection in
+        try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let server = RPCServer(
                 connection: connection, replyConnection: connection,
                 target: RPCTarget(exchange: exchange, topic: topic),

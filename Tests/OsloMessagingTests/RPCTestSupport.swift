@@ -118,11 +118,12 @@ func waitUntilQueueIsGone(_ connection: AMQPConnection, _ queue: String, limit: 
 // MARK: Connections
 
 /// Runs a connection while `body` runs (waiting first until it is
-/// connected), then shuts it down. Everything is bounded by `limit`.
+/// connected), then shuts it down. Everything is bounded by `limit`, a guard against a hang that
+/// leaves room for a loaded machine running suites in parallel.
 func withConnection<T: Sendable>(
     _ name: String,
     logger: Logger,
-    limit: Duration = .seconds(60),
+    limit: Duration = .seconds(300),
     _ body: @escaping @Sendable (AMQPConnection) async throws -> T
 ) async throws -> T {
     let connection = AMQPConnection(configuration: try RPCTestEnvironment.configuration(name: name), logger: logger)
