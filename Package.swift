@@ -244,9 +244,13 @@ let package = Package(
             path: "Fuzz/Targets",
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "FuzzDriverShim",
+            path: "Fuzz/Shim"
+        ),
         .executableTarget(
             name: "mistral-actions-fuzz",
-            dependencies: ["FuzzTargets"],
+            dependencies: ["FuzzTargets", "FuzzDriverShim"],
             path: "Fuzz/Entry",
             swiftSettings: strictSettings
         ),

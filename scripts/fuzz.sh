@@ -27,11 +27,21 @@ targets=("$@")
 scratch=.build-fuzz
 log() { printf '[fuzz] %s\n' "$*" >&2; }
 
-log "building mistral-actions-fuzz with -sanitize=fuzzer,address"
-swift build --scratch-path "$scratch" --product mistral-actions-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >&2
-binary=$("$(command -v swift)" build --scratch-path "$scratch" --product mistral-actions-fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --show-bin-path)/mistral-actions-fuzz
+# SwiftPM gives every executable target a main of its own (--defsym main=...),
+# which collides with libFuzzer's main under -sanitize=fuzzer. So the code is
+# instrumented as -sanitize=fuzzer does (frontend flag) with AddressSanitizer,
+# and the binary links libFuzzer's no-main runtime, whose driver its own main
+# calls (Fuzz/Entry/FuzzEntry.swift). Build tools (the action discovery
+# plugin) get no sanitizer flags.
+runtime=$(dirname "$(readlink -f "$(command -v swift)")")/../lib/clang
+runtime=$(ls "$runtime"/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a | head -1)
+build=(swift build --scratch-path "$scratch" --product mistral-actions-fuzz
+    -Xswiftc -sanitize=address -Xswiftc -Xfrontend -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING
+    -Xlinker --whole-archive -Xlinker "$runtime" -Xlinker --no-whole-archive -Xlinker -lstdc++
+    -Xbuild-tools-swiftc -DBUILD_TOOL)
+log "building mistral-actions-fuzz (AddressSanitizer, libFuzzer coverage) in $scratch"
+"${build[@]}" 2>&1 | { grep -v 'Cannot export local symbol' || true; } >&2
+binary=$("${build[@]}" --show-bin-path)/mistral-actions-fuzz
 
 status=0
 for target in "${targets[@]}"; do
@@ -40,7 +50,7 @@ for target in "${targets[@]}"; do
     artifacts=$scratch/artifacts/$target
     mkdir -p "$kept" "$work" "$artifacts"
     limit=(-max_total_time="$seconds")
-    [ -n "${MA_FUZZ_RUNS:-}" ] && limit=(-runs="$MA_FUZZ_RUNS")
+    if [ -n "${MA_FUZZ_RUNS:-}" ]; then limit=(-runs="$MA_FUZZ_RUNS"); fi
     log "$target: fuzzing (${MA_FUZZ_RUNS:-$seconds s}) from $(ls "$kept" | wc -l) kept inputs"
     started=$(date +%s)
     # shellcheck disable=SC2086

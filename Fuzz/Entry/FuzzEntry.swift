@@ -14,6 +14,7 @@ func printError(_ line: String) {
 }
 
 #if FUZZING
+import FuzzDriverShim
 
 /// The target this process fuzzes, from `MA_FUZZ_TARGET` (libFuzzer owns
 /// the command line).
@@ -34,6 +35,19 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let data = bytes.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? []
     _ = selectedTarget.runBlocking(data)
     return 0
+}
+
+/// SwiftPM gives every executable a main of its own, so libFuzzer's main
+/// cannot be linked: this one hands the command line to libFuzzer's driver
+/// (the binary links libclang_rt.fuzzer_no_main; see scripts/fuzz.sh).
+@main
+struct FuzzMain {
+    static func main() {
+        _ = selectedTarget
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { bytes, count in fuzzOneInput(bytes, count) })
+    }
 }
 
 #else

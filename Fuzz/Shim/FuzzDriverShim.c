@@ -1,0 +1,2 @@
+// Declarations only (include/FuzzDriverShim.h); SwiftPM needs one source file.
+#include "FuzzDriverShim.h"
