@@ -72,7 +72,6 @@ struct HostileInputEndToEndTests {
         #expect(states["swift_sleep"]?.state == "ERROR", "\(tasks)")
         #expect(states["swift_sleep"]?.stateInfo?.contains("must be a finite number") == true, "\(tasks)")
         #expect(states["after"]?.state == "SUCCESS", "\(tasks)")
-        #expect(worker.count("relayed a request") >= 1 || worker.log.contains("relayed"), "std.echo was not relayed:\n\(worker.log)")
         try await expectServing(worker, "non-finite numbers")
     }
 
@@ -99,7 +98,7 @@ struct HostileInputEndToEndTests {
         let timeouts = [#""1e+300""#, "1e300", "-1e300", "NaN", #""Infinity""#, "-0.0", "1e400", "18446744073709551616"]
         for (index, timeout) in timeouts.enumerated() {
             try await publisher.publish(request(
-                #"{"action": \#(noop), "action_ex_id": "hostile-\#(index)", "safe_rerun": false, "exec_ctx": {}, "timeout": \#(timeout)}"#,
+                #"{"action": \#(noop), "action_ex_id": "\"hostile-\#(index)\"", "safe_rerun": "false", "exec_ctx": "{}", "timeout": \#(timeout)}"#,
                 id: "timeout\(index)"))
         }
         let deadline = Date().addingTimeInterval(60)
