@@ -142,10 +142,16 @@ enum LogLine {
 
     /// Whether a scalar would change how a line reads on a terminal or in a
     /// file: C0 controls (line feed, carriage return, ESC...), DEL, C1
-    /// controls (NEL, CSI...) and the Unicode line and paragraph separators.
+    /// controls (NEL, CSI...), the Unicode line and paragraph separators,
+    /// and the bidirectional controls that can make text show in another
+    /// order than it is written.
     static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        let value = scalar.value
-        return value < 0x20 || (0x7F...0x9F).contains(value) || value == 0x2028 || value == 0x2029
+        switch scalar.value {
+        case 0..<0x20, 0x7F...0x9F, 0x2028, 0x2029, 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069:
+            return true
+        default:
+            return false
+        }
     }
 
     /// Human format: controls as visible escapes (`\n`, `\x1b`, `\u2028`),

@@ -20,6 +20,11 @@ struct LogLineTests {
             message: message, metadata: metadata)
     }
 
+    /// What must never reach a terminal unescaped (checked independently of the code under test).
+    static func isRawControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || [0x2028, 0x202E].contains(scalar.value)
+    }
+
     /// The JSON line parsed with the project's strict parser: it is one valid object.
     func parsedJSON(_ line: String) throws -> JSON {
         try JSON(parsing: Data(line.utf8))
@@ -52,14 +57,14 @@ struct LogLineTests {
 
     @Test("an ESC sequence and other controls are escaped, so none reaches a terminal raw")
     func controlCharactersEscaped() throws {
-        let hostile = "\u{1B}[2J\u{1B}]0;pwned\u{07}tab\there\u{00}nul\u{7F}del\u{9B}csi\u{85}nel\u{2028}ls"
+        let hostile = "\u{1B}[2J\u{1B}]0;pwned\u{07}tab\there\u{00}nul\u{7F}del\u{9B}csi\u{85}nel\u{2028}ls\u{202E}rtl"
         let human = line(.human, message: hostile, metadata: ["input": hostile])
-        let controls = human.unicodeScalars.filter { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0.value == 0x2028 }
+        let controls = human.unicodeScalars.filter(Self.isRawControl)
         #expect(controls.isEmpty, "\(controls.map(\.value))")
-        #expect(human.contains(#"\x1b[2J\x1b]0;pwned\x07tab\there\x00nul\x7fdel\x9bcsi\x85nel\u2028ls"#), "\(human)")
+        #expect(human.contains(#"\x1b[2J\x1b]0;pwned\x07tab\there\x00nul\x7fdel\x9bcsi\x85nel\u2028ls\u202ertl"#), "\(human)")
 
         let json = line(.json, message: hostile, metadata: ["input": hostile])
-        #expect(!json.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) || $0.value == 0x2028 })
+        #expect(!json.unicodeScalars.contains(where: Self.isRawControl))
         #expect(json.contains(#"\u001b[2J"#))
         let parsed = try parsedJSON(json)
         #expect(parsed["message"] == .string(hostile))
