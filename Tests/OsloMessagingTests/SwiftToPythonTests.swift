@@ -35,7 +35,9 @@ struct SwiftToPythonScope: SuiteTrait, TestScoping {
             let peer = try PeerProcess("python server", ["serve"] + peerArguments(exchange: exchange, topic: topic) + ["--server", serverName])
             let client = RPCClient(
                 connection: connection, exchange: exchange, options: OsloTopologyOptions(),
-                responseTimeout: .seconds(20), logger: logs.logger("rpc-client")
+                // A guard against a hang: a 1 MB echo through Python can take
+                // tens of seconds on a loaded machine.
+                responseTimeout: .seconds(120), logger: logs.logger("rpc-client")
             )
             let fixture = SwiftToPythonFixture(
                 exchange: exchange, topic: topic, serverName: serverName, connection: connection,
@@ -139,17 +141,19 @@ extension Trait where Self == SwiftToPythonScope {
 
     /// The Python server sleeps longer than the call timeout: the call
     /// throws `RPCTimeoutError`; the late reply is dropped; the client works on.
+    /// The timeout is also the request's TTL in the queue: 8 s leave a loaded
+    /// Python server time to take it; the sleep outlasts it by far.
     @Test func callTimesOut() async throws {
         let fixture = try SwiftToPythonFixture.get()
         let error = await #expect(throws: RPCTimeoutError.self) {
-            try await fixture.client.call(Self.request("sleep", ["seconds": 5]), topic: fixture.topic, timeout: .seconds(2))
+            try await fixture.client.call(Self.request("sleep", ["seconds": 16]), topic: fixture.topic, timeout: .seconds(8))
         }
         let timeout = try #require(error)
         #expect(timeout.method == "sleep")
         #expect(timeout.topic == fixture.topic)
-        #expect(timeout.timeout == .seconds(2))
+        #expect(timeout.timeout == .seconds(8))
         _ = try await fixture.peer.waitForJSON(.seconds(60), "the server got the call") { $0["method"] == "sleep" }
-        _ = try await fixture.logs.waitFor(.seconds(30), "the late reply is dropped") {
+        _ = try await fixture.logs.waitFor(.seconds(60), "the late reply is dropped") {
             $0.message.hasPrefix("Dropping a reply for no waiting call") && $0.metadata["oslo.msg_id"] == timeout.messageID
         }
         #expect(try await fixture.client.call(Self.request("echo", ["value": "after"]), topic: fixture.topic) == "after")
