@@ -243,14 +243,16 @@ public struct ActionTableSync: Sendable {
             )
             logger.info("created the code source", metadata: ["code_source.id": "\(codeSourceID)", "code_source.name": "\(settings.codeSourceName)"])
         case .update(_, let version):
-            codeSourceID = state.codeSource!.id
+            guard let existing = state.codeSource else { throw SyncPlanMismatch() }
+            codeSourceID = existing.id
             _ = try await connection.execute(
                 "UPDATE code_sources SET content = $2, version = $3, scope = $4, updated_at = \(now) WHERE id = $1",
                 [.text(codeSourceID), .text(content), .int(Int64(version)), .text(settings.scope)]
             )
             logger.info("updated the code source", metadata: ["code_source.id": "\(codeSourceID)", "code_source.version": "\(version)"])
         case .unchanged:
-            codeSourceID = state.codeSource!.id
+            guard let existing = state.codeSource else { throw SyncPlanMismatch() }
+            codeSourceID = existing.id
         }
 
         for change in plan.actions {
@@ -304,4 +306,10 @@ public enum ActionSyncError: Error, Sendable, Equatable, CustomStringConvertible
             return "no action named \(names.joined(separator: ", ")) in this binary (see `mistral-actions discover`)"
         }
     }
+}
+
+/// The planner chose to keep a code source that the state read in the same
+/// transaction does not have (a bug, reported instead of trapping).
+struct SyncPlanMismatch: Error, CustomStringConvertible {
+    var description: String { "internal error: the sync plan updates a code source that was not read" }
 }

@@ -127,7 +127,8 @@ public enum SyncPlanner {
         if let existing = state.codeSource {
             codeSourceChange = existing.content == content
                 ? .unchanged(version: existing.version)
-                : .update(fromVersion: existing.version, toVersion: existing.version + 1)
+                // The version is a database row's: never overflow on it.
+                : .update(fromVersion: existing.version, toVersion: existing.version < Int.max ? existing.version + 1 : 1)
         } else {
             codeSourceChange = .create
         }

@@ -1,5 +1,6 @@
 import ActionCatalog
 import ActionKit
+import ActionSync
 import Logging
 import MistralProtocol
 import OrderedJSON
@@ -69,5 +70,17 @@ struct HostileRequestTests {
         }
         let serialized = try result.serialized()
         #expect(try serialized.encodedString(style: .python).contains("[Infinity, NaN]"))
+    }
+}
+
+@Suite("A database row's numbers never trap the sync")
+struct HostileRowTests {
+    @Test("a code source at the largest version starts again at 1 instead of overflowing")
+    func versionOverflow() {
+        let state = SyncState(codeSource: CodeSourceRow(id: "ours", name: "mistral_actions", content: "old", version: .max), definitions: [])
+        let plan = SyncPlanner.plan(
+            state: state, desired: [DesiredAction(name: "p.a", className: "AAction")], content: "new",
+            codeSourceName: "mistral_actions", selection: .all, override: false)
+        #expect(plan.codeSource == .update(fromVersion: .max, toVersion: 1))
     }
 }
