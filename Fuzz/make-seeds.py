@@ -120,7 +120,7 @@ surrogate["args"]["action"] = json.dumps({"__serial_key": "mistral_lib.actions.b
 write("oslo-request", "seed-std-echo-lone-surrogate.json", body(surrogate))
 write("oslo-request", "seed-std-echo-bigint.json", text.replace("Infinity", "1" + "0" * 40))
 write("oslo-request", "seed-invalid-utf8.json", text.encode()[:200] + b"\xff\xfe\xc0\x80" + text.encode()[200:])
-write("oslo-request", "seed-deep-nesting.json", "[" * 100000)
+write("oslo-request", "seed-deep-nesting.json", "[" * 60000)
 write("oslo-request", "seed-envelope-only.json", '{"oslo.version": "2.0", "oslo.message": "{}"}')
 write("oslo-request", "seed-envelope-version-9.json", '{"oslo.version": "9.0", "oslo.message": "{}"}')
 write("oslo-request", "seed-bare-message.json", json.dumps({"method": "run_action", "args": {}}))
@@ -212,7 +212,7 @@ errors = {
     "iso8601-body": "500\n2015-11-07T02:58:43.578887Z",
     "iso8601-offset-huge": "500\n9999-12-31T23:59:59+99:99",
     "iso8601-year-0": "500\n0000-00-00T00:00:00",
-    "deep-json": "500\n" + "[" * 100000,
+    "deep-json": "500\n" + "[" * 60000,
     "invalid-utf8": b"500\n\xff\xfe<p>\xc0\x80</p>",
     "status-999": "999 1\n{}",
     "status-000": "000\n{}",

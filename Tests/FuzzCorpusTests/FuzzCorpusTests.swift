@@ -33,7 +33,7 @@ struct FuzzCorpusReplayTests {
         #expect(files.count >= 10, "the corpus of \(target.rawValue) holds only \(files.count) files")
         for file in files {
             let data = [UInt8](try Data(contentsOf: file))
-            #expect(data.count <= 128 * 1024, "\(file.lastPathComponent) is too large for the kept corpus")
+            #expect(data.count <= 64 * 1024, "\(file.lastPathComponent) is too large for the kept corpus")
             _ = await target.run(data)
         }
     }
