@@ -90,9 +90,6 @@ enum LogLine {
     /// is cut (a whole server error page helps nobody and slows the writer).
     static let maximumValueBytes = 16_384
 
-    /// The fields a JSON line always has; metadata cannot replace them.
-    static let reservedJSONKeys: Set<String> = ["time", "level", "logger", "message"]
-
     static func render(
         format: Configuration.LogFormat, time: String, level: Logger.Level, label: String, message: String,
         metadata: [String: String]
