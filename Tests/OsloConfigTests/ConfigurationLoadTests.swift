@@ -250,6 +250,14 @@ struct ConfigurationLoadTests {
                 + "or the worker would relay requests to itself"
         ),
         (
+            "[mistral_actions]\nshutdown_grace_period = 9000h\n",
+            #"/etc/x.conf:2: [mistral_actions] shutdown_grace_period = "9000h": must be at most 366 days"#
+        ),
+        (
+            "[DEFAULT]\nrpc_response_timeout = 9223372036854775807\n",
+            #"/etc/x.conf:2: [DEFAULT] rpc_response_timeout = "9223372036854775807": must be at most 31622400 seconds (366 days)"#
+        ),
+        (
             "[mistral_actions]\nfallback_topic =\n",
             #"/etc/x.conf:2: [mistral_actions] fallback_topic = "": must not be empty"#
         ),
