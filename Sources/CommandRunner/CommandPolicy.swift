@@ -6,8 +6,9 @@ public struct CommandPolicy: Sendable, Hashable {
     /// The role that lets a request run commands whatever its project.
     public static let adminRole = "admin"
     /// The project Mistral files everything under when it runs without
-    /// authentication (its `DEFAULT_PROJECT_ID`): requests that carry no
-    /// identity at all count as this project.
+    /// authentication (its `DEFAULT_PROJECT_ID`): every request that Keystone
+    /// did not authenticate counts as this project, whatever roles and
+    /// project it claims.
     public static let unauthenticatedProject = "<default-project>"
 
     /// The search path used when none is configured.
@@ -79,28 +80,46 @@ public struct CommandPolicy: Sendable, Hashable {
         public var roles: [String]
         /// The project the request is scoped to, if any.
         public var projectID: String?
-        /// Whether the request carries any identity (a user, a project or a
-        /// token). Mistral without authentication sends none.
-        public var hasIdentity: Bool
+        /// Whether Keystone vouched for ``roles`` and ``projectID``. Without
+        /// authentication Mistral builds the context from whatever identity
+        /// headers the API client sent, so they prove nothing.
+        public var isAuthenticated: Bool
 
-        public init(roles: [String], projectID: String?, hasIdentity: Bool) {
+        public init(roles: [String], projectID: String?, isAuthenticated: Bool) {
             self.roles = roles
             self.projectID = projectID
-            self.hasIdentity = hasIdentity
+            self.isAuthenticated = isAuthenticated
         }
 
-        /// The project the allowlist is checked against: the request's, or
-        /// ``CommandPolicy/unauthenticatedProject`` for a request with no
-        /// identity; nil for an identified request without a project.
+        /// The project the allowlist is checked against: the request's when
+        /// authenticated (nil if it has none), else
+        /// ``CommandPolicy/unauthenticatedProject``.
         public var effectiveProject: String? {
-            if let projectID, !projectID.isEmpty { return projectID }
-            return hasIdentity ? nil : CommandPolicy.unauthenticatedProject
+            guard isAuthenticated else { return CommandPolicy.unauthenticatedProject }
+            guard let projectID, !projectID.isEmpty else { return nil }
+            return projectID
         }
 
-        /// Whether one of the roles is ``CommandPolicy/adminRole`` (in any
-        /// case, as oslo.policy compares roles).
+        /// Whether the request is authenticated and one of its roles is
+        /// ``CommandPolicy/adminRole`` (in any case, as oslo.policy compares
+        /// roles).
         public var isAdmin: Bool {
-            roles.contains { $0.lowercased() == CommandPolicy.adminRole }
+            isAuthenticated && roles.contains { $0.lowercased() == CommandPolicy.adminRole }
+        }
+    }
+
+    /// Why a requester may run commands.
+    public enum Admission: Sendable, Hashable, CustomStringConvertible {
+        /// The request has the admin role.
+        case adminRole
+        /// The request's project (or ``CommandPolicy/unauthenticatedProject``) is listed.
+        case listedProject(String)
+
+        public var description: String {
+            switch self {
+            case .adminRole: "the \(CommandPolicy.adminRole) role"
+            case .listedProject(let project): "project \(project.debugDescription) in exec_allowed_projects"
+            }
         }
     }
 
@@ -114,25 +133,31 @@ public struct CommandPolicy: Sendable, Hashable {
     ///
     /// - Parameter subject: what is refused, for the message
     ///   (`system.exec`).
+    /// - Returns: why the requester is admitted (for the audit log).
     /// - Throws: ``CommandError`` with code ``CommandError/Code-swift.struct/disabled``
     ///   or ``CommandError/Code-swift.struct/forbidden``.
-    public func admit(_ requester: Requester, subject: String = "running local commands") throws(CommandError) {
+    @discardableResult
+    public func admit(_ requester: Requester, subject: String = "running local commands") throws(CommandError) -> Admission {
         guard enabled else {
             throw CommandError(
                 code: .disabled,
                 message: "\(subject) is disabled: set [mistral_actions] exec_enabled = true and list the commands in exec_allowed_commands"
             )
         }
-        if requester.isAdmin { return }
+        if requester.isAdmin { return .adminRole }
         let project = requester.effectiveProject
-        if let project, allowedProjects.contains(where: { ControlCharacters.sameBytes($0, project) }) { return }
+        if let project, allowedProjects.contains(where: { ControlCharacters.sameBytes($0, project) }) {
+            return .listedProject(project)
+        }
         let rule = "\(subject) is allowed only for requests with the \(Self.adminRole) role or from the projects in [mistral_actions] exec_allowed_projects"
         let who: String
-        switch (project, requester.hasIdentity) {
+        switch (project, requester.isAuthenticated) {
+        case (_, false):
+            who = "this request was not authenticated by Keystone (its roles and project are whatever the API client sent), "
+                + "so it counts as project \(Self.unauthenticatedProject); list that project to let everyone who can reach "
+                + "Mistral's API run commands"
         case (let project?, true):
             who = "project \(project.debugDescription) is not listed"
-        case (_, false):
-            who = "this request carries no identity (Mistral without authentication), which counts as project \(Self.unauthenticatedProject); list it to allow such requests"
         case (nil, true):
             who = "this request has no project"
         }

@@ -151,10 +151,12 @@ extension ConfigurationSchema {
                 help: """
                     The projects (ids) whose requests may run local commands, besides \
                     requests with the admin role, which always may. Empty: admin requests \
-                    only. A Mistral without authentication sends requests with no identity; \
-                    they count as project <default-project>, to be listed here to allow them. \
-                    An allowed command reads and writes what the worker's user can, for \
-                    whoever may run it.
+                    only. Requests Keystone did not authenticate (Mistral without \
+                    authentication, where roles and project are whatever the API client \
+                    sent) count as project <default-project>, whatever they claim; list it \
+                    to let everyone who can reach Mistral's API run commands. An allowed \
+                    command reads and writes what the worker's user can, for whoever may \
+                    run it.
                     """),
             .duration(
                 "exec_timeout", default: "60s", min: .milliseconds(1),

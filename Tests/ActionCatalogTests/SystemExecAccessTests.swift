@@ -23,18 +23,30 @@ struct SystemExecAccessTests {
     /// captures): no user, project, token or roles; `is_admin` false.
     static let unauthenticated = RequestContext(fields: [
         "user": nil, "project_id": nil, "is_admin": false, "auth_token": nil, "roles": [],
-        "user_identity": "- - - - -", "project": nil,
+        "user_identity": "- - - - -", "project": nil, "expires_at": nil,
     ])
+
+    /// What keystonemiddleware leaves in the context of a validated token.
+    static let expiry: JSON = "2030-01-01T00:00:00.000000Z"
 
     static func tenant(_ project: String, roles: [JSON] = ["member"]) -> RequestContext {
         RequestContext(fields: [
             "user": "u-1", "project_id": .string(project), "roles": .array(roles), "auth_token": "gAAAA-token",
+            "expires_at": expiry,
         ])
     }
 
+    static let unauthenticatedMessage = rule + """
+        ; this request was not authenticated by Keystone (its roles and project are whatever the API client sent), \
+        so it counts as project <default-project>; list that project to let everyone who can reach Mistral's API \
+        run commands
+        """
+
     @Test("a request with the admin role in its security context runs the command")
     func adminRuns() async throws {
-        let security = RequestContext(fields: ["user": "u-1", "project_id": "tenant-a", "roles": ["reader", "admin"]])
+        let security = RequestContext(fields: [
+            "user": "u-1", "project_id": "tenant-a", "roles": ["reader", "admin"], "expires_at": Self.expiry,
+        ])
         #expect(try await SystemExecTests.run(["cmd": "echo hi"], policy: Self.policy, security: security) == "hi\n")
     }
 
@@ -60,28 +72,53 @@ struct SystemExecAccessTests {
         #expect(message == Self.rule + #"; project "tenant-a" is not listed"#)
     }
 
-    @Test("a request without roles from a Mistral without authentication is refused unless <default-project> is listed")
+    @Test("a request from a Mistral without authentication is refused unless <default-project> is listed")
     func unauthenticatedRequests() async throws {
         let message = try await SystemExecTests.failure(["cmd": "echo hi"], policy: Self.policy, security: Self.unauthenticated)
-        #expect(message == Self.rule + """
-            ; this request carries no identity (Mistral without authentication), which counts as \
-            project <default-project>; list it to allow such requests
-            """)
+        #expect(message == Self.unauthenticatedMessage)
         #expect(try await SystemExecTests.failure(["cmd": "echo hi"], policy: Self.policy, security: RequestContext()) == message)
 
         var listed = Self.policy
         listed.allowedProjects.append("<default-project>")
         #expect(try await SystemExecTests.run(["cmd": "echo hi"], policy: listed, security: Self.unauthenticated) == "hi\n")
         // Listing it does not admit an authenticated request without a project.
-        let projectless = RequestContext(fields: ["user": "u-1", "auth_token": "t", "roles": ["member"]])
+        let projectless = RequestContext(fields: ["user": "u-1", "auth_token": "t", "roles": ["member"], "expires_at": Self.expiry])
         #expect(try await SystemExecTests.failure(["cmd": "echo hi"], policy: listed, security: projectless)
             == Self.rule + "; this request has no project")
     }
 
     @Test("oslo's project key stands in for a missing project_id")
     func osloProjectKey() async throws {
-        let security = RequestContext(fields: ["user": "u-1", "project": "ops-project", "roles": []])
+        let security = RequestContext(fields: ["user": "u-1", "project": "ops-project", "roles": [], "expires_at": Self.expiry])
         #expect(try await SystemExecTests.run(["cmd": "echo hi"], policy: Self.policy, security: security) == "hi\n")
+    }
+
+    @Test("the admin role and a project sent as headers to a Mistral without authentication count for nothing")
+    func forgedHeaders() async throws {
+        // Without authentication Mistral copies X-Roles, X-Project-Id and
+        // X-Auth-Token into the context unchecked; there is no expires_at.
+        for security in [
+            RequestContext(fields: ["user": "u-1", "project_id": "tenant-a", "roles": ["admin"], "auth_token": "anything"]),
+            RequestContext(fields: ["user": nil, "project_id": "ops-project", "roles": [], "auth_token": nil, "expires_at": nil]),
+            // A trust scope claimed without a token is not one Mistral made.
+            RequestContext(fields: ["project_id": "ops-project", "is_trust_scoped": true, "trust_id": "t-1"]),
+        ] {
+            let message = try await SystemExecTests.failure(["cmd": "echo hi"], policy: Self.policy, security: security)
+            #expect(message == Self.unauthenticatedMessage)
+        }
+    }
+
+    @Test("a trust-scoped request (a cron trigger with authentication) from a listed project runs the command")
+    func trustScoped() async throws {
+        let security = RequestContext(fields: [
+            "user": "u-1", "project_id": "ops-project", "roles": [], "auth_token": "gAAAA-trust-token",
+            "is_trust_scoped": true, "trust_id": "trust-1", "expires_at": nil,
+        ])
+        #expect(try await SystemExecTests.run(["cmd": "echo hi"], policy: Self.policy, security: security) == "hi\n")
+        var other = security
+        other["project_id"] = "tenant-a"
+        let message = try await SystemExecTests.failure(["cmd": "echo hi"], policy: Self.policy, security: other)
+        #expect(message == Self.rule + #"; project "tenant-a" is not listed"#)
     }
 
     @Test("a NUL in cmd is refused with its position")

@@ -22,8 +22,10 @@ struct SystemExecTests {
         )
     }
 
-    /// A request with the admin role, which may run system.exec.
-    static let adminRequest = RequestContext(fields: ["roles": ["reader", "admin"], "project_id": "admin-project"])
+    /// A Keystone-authenticated request with the admin role, which may run system.exec.
+    static let adminRequest = RequestContext(fields: [
+        "roles": ["reader", "admin"], "project_id": "admin-project", "expires_at": "2030-01-01T00:00:00.000000Z",
+    ])
 
     /// Runs the action with `input` and a context carrying `policy`.
     static func run(

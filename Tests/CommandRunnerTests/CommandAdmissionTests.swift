@@ -19,19 +19,19 @@ struct CommandAdmissionTests {
     @Test("a request with the admin role is admitted, whatever its project and the role's case")
     func admin() throws {
         for roles in [["admin"], ["reader", "Admin"], ["ADMIN"]] {
-            try Self.policy.admit(CommandPolicy.Requester(roles: roles, projectID: "tenant-a", hasIdentity: true))
+            try Self.policy.admit(CommandPolicy.Requester(roles: roles, projectID: "tenant-a", isAuthenticated: true))
         }
-        try Self.policy.admit(CommandPolicy.Requester(roles: ["admin"], projectID: nil, hasIdentity: true))
+        try Self.policy.admit(CommandPolicy.Requester(roles: ["admin"], projectID: nil, isAuthenticated: true))
     }
 
     @Test("a request from a listed project is admitted without the admin role")
     func listedProject() throws {
-        try Self.policy.admit(CommandPolicy.Requester(roles: ["member"], projectID: "ops-project", hasIdentity: true))
+        try Self.policy.admit(CommandPolicy.Requester(roles: ["member"], projectID: "ops-project", isAuthenticated: true))
     }
 
     @Test("a request from another project is refused, naming the project and the option")
     func otherProject() {
-        let error = Self.refusal(CommandPolicy.Requester(roles: ["member", "administrator"], projectID: "tenant-a", hasIdentity: true))
+        let error = Self.refusal(CommandPolicy.Requester(roles: ["member", "administrator"], projectID: "tenant-a", isAuthenticated: true))
         #expect(error?.code == .forbidden)
         #expect(error?.message == Self.rule + #"; project "tenant-a" is not listed"#)
     }
@@ -39,30 +39,52 @@ struct CommandAdmissionTests {
     @Test("project ids compare byte for byte")
     func projectBytes() {
         let policy = CommandPolicy(enabled: true, allowedCommands: ["cat"], allowedProjects: ["caf\u{E9}"])
-        let error = Self.refusal(CommandPolicy.Requester(roles: [], projectID: "cafe\u{301}", hasIdentity: true), policy: policy)
+        let error = Self.refusal(CommandPolicy.Requester(roles: [], projectID: "cafe\u{301}", isAuthenticated: true), policy: policy)
         #expect(error?.code == .forbidden)
     }
 
-    @Test("a request with no roles and no identity (Mistral without authentication) is refused unless <default-project> is listed")
-    func noIdentity() throws {
-        let anonymous = CommandPolicy.Requester(roles: [], projectID: nil, hasIdentity: false)
+    static let unauthenticatedReason = """
+        ; this request was not authenticated by Keystone (its roles and project are whatever the API client sent), \
+        so it counts as project <default-project>; list that project to let everyone who can reach Mistral's API \
+        run commands
+        """
+
+    @Test("an unauthenticated request (Mistral without authentication) is refused unless <default-project> is listed")
+    func unauthenticated() throws {
+        let anonymous = CommandPolicy.Requester(roles: [], projectID: nil, isAuthenticated: false)
         let error = Self.refusal(anonymous)
         #expect(error?.code == .forbidden)
-        #expect(error?.message == Self.rule + """
-            ; this request carries no identity (Mistral without authentication), which counts as \
-            project <default-project>; list it to allow such requests
-            """)
+        #expect(error?.message == Self.rule + Self.unauthenticatedReason)
         let listed = CommandPolicy(enabled: true, allowedCommands: ["cat"], allowedProjects: [CommandPolicy.unauthenticatedProject])
-        try listed.admit(anonymous)
-        // An identified request without a project does not count as <default-project>.
-        let projectless = CommandPolicy.Requester(roles: ["member"], projectID: nil, hasIdentity: true)
+        #expect(try listed.admit(anonymous) == .listedProject("<default-project>"))
+        // An authenticated request without a project does not count as <default-project>.
+        let projectless = CommandPolicy.Requester(roles: ["member"], projectID: nil, isAuthenticated: true)
         let projectlessError = Self.refusal(projectless, policy: listed)
         #expect(projectlessError?.message == Self.rule + "; this request has no project")
     }
 
+    @Test("the admin role or a listed project claimed by an unauthenticated request counts for nothing")
+    func claimsWithoutAuthentication() {
+        for requester in [
+            CommandPolicy.Requester(roles: ["admin"], projectID: "tenant-a", isAuthenticated: false),
+            CommandPolicy.Requester(roles: ["admin"], projectID: "ops-project", isAuthenticated: false),
+        ] {
+            let error = Self.refusal(requester)
+            #expect(error?.code == .forbidden)
+            #expect(error?.message == Self.rule + Self.unauthenticatedReason)
+        }
+    }
+
+    @Test("admission says why: the admin role, or the listed project")
+    func admissionReason() throws {
+        #expect(try Self.policy.admit(CommandPolicy.Requester(roles: ["admin"], projectID: "ops-project", isAuthenticated: true)) == .adminRole)
+        #expect(try Self.policy.admit(CommandPolicy.Requester(roles: [], projectID: "ops-project", isAuthenticated: true))
+            == .listedProject("ops-project"))
+    }
+
     @Test("the default policy refuses everyone, admins included, as disabled")
     func disabledFirst() {
-        let error = Self.refusal(CommandPolicy.Requester(roles: ["admin"], projectID: "p", hasIdentity: true), policy: CommandPolicy())
+        let error = Self.refusal(CommandPolicy.Requester(roles: ["admin"], projectID: "p", isAuthenticated: true), policy: CommandPolicy())
         #expect(error?.code == .disabled)
         #expect(error?.message == """
             system.exec is disabled: set [mistral_actions] exec_enabled = true and list the commands in exec_allowed_commands
@@ -72,7 +94,7 @@ struct CommandAdmissionTests {
     @Test("with no project listed, only admin requests are admitted")
     func emptyProjectList() throws {
         let policy = CommandPolicy(enabled: true, allowedCommands: ["cat"])
-        try policy.admit(CommandPolicy.Requester(roles: ["admin"], projectID: "p", hasIdentity: true))
-        #expect(Self.refusal(CommandPolicy.Requester(roles: [], projectID: "", hasIdentity: true), policy: policy)?.code == .forbidden)
+        try policy.admit(CommandPolicy.Requester(roles: ["admin"], projectID: "p", isAuthenticated: true))
+        #expect(Self.refusal(CommandPolicy.Requester(roles: [], projectID: "", isAuthenticated: true), policy: policy)?.code == .forbidden)
     }
 }

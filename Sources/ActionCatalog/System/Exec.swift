@@ -35,11 +35,15 @@ struct Exec: MistralAction {
 
     func run(context: ActionContext) async throws -> JSON {
         let policy = context.services[CommandPolicyKey.self] ?? CommandPolicy()
+        let requester = Self.requester(context.security)
         do throws(CommandError) {
-            try policy.admit(Self.requester(context.security), subject: Self.name)
+            let admission = try policy.admit(requester, subject: Self.name)
+            context.logger.info("system.exec admitted", metadata: ["exec.admitted_by": "\(admission)"])
         } catch {
             if error.code == .forbidden {
-                context.logger.warning("system.exec refused for this request", metadata: ["error": "\(error)"])
+                context.logger.warning("system.exec refused for this request", metadata: [
+                    "error": "\(error)", "exec.roles": "\(requester.roles.joined(separator: ","))",
+                ])
             }
             throw ActionFailure(error.message)
         }
@@ -95,19 +99,27 @@ struct Exec: MistralAction {
     }
 
     /// Who asks, from the request's security context: its roles, its project
-    /// (`project_id`, else oslo's `project`) and whether it carries any
-    /// identity. `is_admin` is not used: Mistral also sets it on contexts it
-    /// makes for itself (periodic jobs without authentication).
+    /// (`project_id`, else oslo's `project`) and whether Keystone vouched for
+    /// them.
+    ///
+    /// Without authentication, Mistral's API builds the context from the
+    /// client's `X-Roles`, `X-Project-Id` and `X-Auth-Token` headers, checked
+    /// by nobody. What no client can set: `expires_at`, which Mistral copies
+    /// from the token keystonemiddleware validated, and a trust-scoped
+    /// context, which Mistral makes itself from a Keystone trust (cron
+    /// triggers). Either one marks an authenticated request. `is_admin` is
+    /// not used: Mistral sets it on contexts it makes for its own jobs.
     static func requester(_ security: RequestContext) -> CommandPolicy.Requester {
         func present(_ value: String?) -> String? {
             guard let value, !value.isEmpty else { return nil }
             return value
         }
-        let project = present(security.projectID) ?? present(security.project)
+        let validatedToken = present(security.expiresAt) != nil
+        let trust = security.isTrustScoped && present(security.trustID) != nil && present(security.authToken) != nil
         return CommandPolicy.Requester(
             roles: security.roles,
-            projectID: project,
-            hasIdentity: project != nil || present(security.user) != nil || present(security.authToken) != nil
+            projectID: present(security.projectID) ?? present(security.project),
+            isAuthenticated: validatedToken || trust
         )
     }
 
