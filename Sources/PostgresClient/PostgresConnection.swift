@@ -197,7 +197,7 @@ public final class PostgresConnection: Sendable {
     public func tryAdvisoryLock(key: Int64) async throws -> Bool {
         try await runStatement { core, cancellation in
             let rows = try core.execute("SELECT pg_try_advisory_lock($1) AS locked", [.int(key)], cancellation: cancellation)
-            let locked = try rows[0]["locked"].decode(Bool.self)
+            let locked = try rows.onlyRow()["locked"].decode(Bool.self)
             if locked { core.heldSessionLocks += 1 }
             return locked
         }
@@ -209,7 +209,7 @@ public final class PostgresConnection: Sendable {
     public func advisoryUnlock(key: Int64) async throws -> Bool {
         try await runStatement(cancellable: false) { core, _ in
             let rows = try core.execute("SELECT pg_advisory_unlock($1) AS unlocked", [.int(key)], cancellation: nil)
-            let unlocked = try rows[0]["unlocked"].decode(Bool.self)
+            let unlocked = try rows.onlyRow()["unlocked"].decode(Bool.self)
             if unlocked { core.heldSessionLocks = max(0, core.heldSessionLocks - 1) }
             return unlocked
         }
@@ -230,7 +230,7 @@ public final class PostgresConnection: Sendable {
         try await runStatement { core, cancellation in
             try Self.requireTransaction(core, "tryAdvisoryTransactionLock")
             let rows = try core.execute("SELECT pg_try_advisory_xact_lock($1) AS locked", [.int(key)], cancellation: cancellation)
-            return try rows[0]["locked"].decode(Bool.self)
+            return try rows.onlyRow()["locked"].decode(Bool.self)
         }
     }
 

@@ -106,6 +106,17 @@ public struct PostgresRows: RandomAccessCollection, Sendable {
         layout.columns.isEmpty ? 0 : cells.count / layout.columns.count
     }
 
+    /// The one row a statement such as `SELECT f(...)` returns; a decoding
+    /// error (never a trap) when the server sent none or several.
+    public func onlyRow() throws(PostgresError) -> PostgresRow {
+        guard count == 1 else {
+            var error = PostgresError(code: .decoding, message: "expected one row, the server returned \(count)")
+            error.query = query
+            throw error
+        }
+        return self[startIndex]
+    }
+
     public subscript(position: Int) -> PostgresRow {
         precondition(indices.contains(position), "row index \(position) out of range 0..<\(count)")
         let width = layout.columns.count
