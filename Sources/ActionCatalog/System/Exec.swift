@@ -41,9 +41,7 @@ struct Exec: MistralAction {
             context.logger.info("system.exec admitted", metadata: ["exec.admitted_by": "\(admission)"])
         } catch {
             if error.code == .forbidden {
-                context.logger.warning("system.exec refused for this request", metadata: [
-                    "error": "\(error)", "exec.roles": "\(requester.roles.joined(separator: ","))",
-                ])
+                context.logger.warning("system.exec refused for this request", metadata: ["error": "\(error)"])
             }
             throw ActionFailure(error.message)
         }
