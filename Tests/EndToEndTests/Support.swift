@@ -111,6 +111,9 @@ final class WorkerProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// Whether the worker process is still running.
+    var isRunning: Bool { process.isRunning }
+
     /// How many log lines contain `text`.
     func count(_ text: String) -> Int {
         log.split(separator: "\n").filter { $0.contains(text) }.count
