@@ -276,6 +276,16 @@ struct ReconnectScheduleTests {
         #expect(schedule.nextDelay(using: &random) == .seconds(1))
     }
 
+    @Test("an absurd maximum from the configuration never overflows the delay")
+    func absurdMaximum() {
+        var schedule = ReconnectSchedule(settings: .init(initial: .seconds(Int64.max / 2), maximum: .seconds(Int64.max), multiplier: 1e300, jitter: 0))
+        var random = SeededRandom(state: 7)
+        for _ in 0..<5 {
+            let delay = schedule.nextDelay(using: &random)
+            #expect(delay > .zero && delay <= .seconds(9_000_000_000))
+        }
+    }
+
     @Test func jitterOnlyShortens() {
         var schedule = ReconnectSchedule(settings: .init(initial: .seconds(10), maximum: .seconds(10), multiplier: 2, jitter: 0.5))
         var random = SeededRandom(state: 42)

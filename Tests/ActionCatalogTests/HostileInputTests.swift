@@ -67,3 +67,14 @@ struct HostileInputTests {
         #expect(infinite.contains("filter size_min must be a finite number, got inf"), "\(infinite)")
     }
 }
+
+@Suite("Names of created resources")
+struct ResourceNameTests {
+    @Test("the time in a name is read from a broken clock without trapping", arguments: [
+        (0.0, "1970_01_01_00_00_00"), (1_764_064_445.9, "2025_11_25_09_54_05"),
+        (Double.nan, "1970_01_01_00_00_00"), (1e300, "1970_01_01_00_00_00"), (-1e300, "1970_01_01_00_00_00"),
+    ])
+    func nameSuffix(seconds: Double, expected: String) {
+        #expect(OpenStackTimestamp.nameSuffix(secondsSinceEpoch: seconds) == expected)
+    }
+}
