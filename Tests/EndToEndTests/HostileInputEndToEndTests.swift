@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import OrderedJSON
 import Testing
 
@@ -107,28 +110,70 @@ struct HostileInputEndToEndTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         #expect(worker.count("action succeeded") >= timeouts.count, "\(worker.log)")
+        // A lone surrogate and a repeated key in our action's input, as
+        // Python's json.dumps can send them: read as Python reads them.
+        let echoAction = try await registeredAction("int32bit.debug.echo", data: #"{"output": "\ud800", "output": "last"}"#)
+        try await publisher.publish(request(
+            #"{"action": \#(echoAction), "action_ex_id": "\"hostile-echo\"", "safe_rerun": "false", "exec_ctx": "{}", "timeout": null}"#,
+            id: "surrogate"))
+        let echoDeadline = Date().addingTimeInterval(60)
+        while worker.count("action succeeded") < timeouts.count + 1 && Date() < echoDeadline {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(worker.count("action succeeded") >= timeouts.count + 1, "\(worker.log)")
         // Control characters and a huge string in the body.
         try await publisher.publish("{\"oslo.version\": \"2.0\", \"oslo.message\": \"\\u0000\\n\(String(repeating: "x", count: 2_000_000))\"}")
         try await worker.waitForLog("relaying a message this worker cannot read", timeout: 30)
         try await expectServing(worker, "raw messages")
     }
 
+    @Test("a Cinder answer with Retry-After: 1e300 makes the action wait the client's maximum (30 s) and retry, not stop the worker")
+    func hugeRetryAfter() async throws {
+        let worker = try await WorkerProcess.start()
+        defer { worker.kill() }
+        let volume = "11111111-2222-3333-4444-555555555555"  // the simulator's demo volume
+        try await simulatorFaults([[
+            "method": "GET", "path": .string("/volumes/\(volume)"), "service": "block-storage", "times": 1,
+            "status": 429, "retry_after": "1e300",
+        ]])
+        defer { Task { try? await simulatorFaults([]) } }
+        let (state, output, info) = try await mistral.runAction(
+            "int32bit.cinder.volumes.assert_status", input: ["volume_id": .string(volume), "status": "available"], params: ["run_sync": true])
+        #expect(state == "SUCCESS", "\(output) \(info ?? "")")
+        #expect(output == ["result": true])
+        try await expectServing(worker, "Retry-After 1e300")
+    }
+
+    func simulatorFaults(_ rules: [JSON]) async throws {
+        var request = URLRequest(url: try #require(URL(string: TestEnvironment.simulatorURL + "/_simulator/faults")))
+        request.httpMethod = "PUT"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(try JSON.array(rules).encodedString().utf8)
+        let (_, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+    }
+
     /// The serialized action Mistral sends for our `debug.noop`, read from
     /// Mistral's tables (class name and code source id).
     func registeredNoop() async throws -> String {
+        try await registeredAction("int32bit.debug.noop", data: "{}")
+    }
+
+    /// The serialized action Mistral sends for our action `name` with the
+    /// input `data` (raw JSON text, so that it can hold what Python writes
+    /// and our writer would not: lone surrogates, repeated keys).
+    func registeredAction(_ name: String, data: String) async throws -> String {
         let (_, json) = try await mistral.request("GET", "/dynamic_actions?limit=1000")
-        let row = try #require(json["dynamic_actions"]?.arrayValue?.first { $0["name"]?.stringValue == "int32bit.debug.noop" }, "\(json)")
+        let row = try #require(json["dynamic_actions"]?.arrayValue?.first { $0["name"]?.stringValue == name }, "\(json)")
         let className = try #require(row["class_name"]?.stringValue)
         let codeSourceID = try #require(row["code_source_id"]?.stringValue)
         // As Mistral serializes it: the object's fields as a JSON string
         // under __serial_data.
-        let serialData: JSON = [
-            "cls_name": .string(className), "cls_attrs": [:], "data": [:],
-            "code_source_id": .string(codeSourceID), "namespace": "",
-        ]
+        let serialData = #"{"cls_name": \#(try JSON.string(className).encodedString(style: .python)), "cls_attrs": {}, "data": \#(data), "#
+            + #""code_source_id": \#(try JSON.string(codeSourceID).encodedString(style: .python)), "namespace": ""}"#
         let inner: JSON = [
             "__serial_key": "mistral.actions.dynamic_action.DynamicAction",
-            "__serial_data": .string(try serialData.encodedString(style: .python)),
+            "__serial_data": .string(serialData),
         ]
         return try JSON.string(inner.encodedString(style: .python)).encodedString(style: .python)
     }
