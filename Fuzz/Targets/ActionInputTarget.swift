@@ -62,7 +62,11 @@ public enum ActionInputTarget {
     /// Every action name, in the order the first byte picks them.
     public static var actionNames: [String] { descriptors.map(\.name) }
 
-    public static func run(_ data: [UInt8]) async -> Outcome {
+    /// Runs one input. `deadline` replaces the short fuzzing deadline for
+    /// tests that assert an outcome (a loaded machine must not turn a
+    /// success into a timeout).
+    public static func run(_ data: [UInt8], deadline: Double? = nil) async -> Outcome {
+        let timeout = deadline ?? Self.timeout
         guard let (descriptor, rest) = pick(data) else { return .noAction }
         let input: JSONObject
         var reader = ByteReader(rest)
