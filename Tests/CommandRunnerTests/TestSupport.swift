@@ -70,7 +70,7 @@ func isRunning(_ processID: pid_t) -> Bool {
 
 /// Waits (without blocking a thread) until none of the processes runs; a
 /// killed process may take a moment to be scheduled and die.
-func waitUntilGone(_ processIDs: [pid_t], timeout: Duration = .seconds(10)) async throws -> Bool {
+func waitUntilGone(_ processIDs: [pid_t], timeout: Duration = .seconds(60)) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while processIDs.contains(where: isRunning) {
         if ContinuousClock.now >= deadline { return false }
@@ -80,7 +80,7 @@ func waitUntilGone(_ processIDs: [pid_t], timeout: Duration = .seconds(10)) asyn
 }
 
 /// Waits until a file holds `count` process IDs, one a line.
-func processIDs(in file: String, count: Int, timeout: Duration = .seconds(10)) async throws -> [pid_t] {
+func processIDs(in file: String, count: Int, timeout: Duration = .seconds(60)) async throws -> [pid_t] {
     let deadline = ContinuousClock.now + timeout
     while true {
         let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""

@@ -40,7 +40,7 @@ final class WorkerProcess: @unchecked Sendable {
     /// Starts a worker and waits until it consumes.
     static func start(extraConfiguration: String = "", overrides: [String] = []) async throws -> WorkerProcess {
         let worker = try WorkerProcess(extraConfiguration: extraConfiguration, overrides: overrides)
-        try await worker.waitForLog("worker consuming", timeout: 30)
+        try await worker.waitForLog("worker consuming", timeout: 180)
         return worker
     }
 
