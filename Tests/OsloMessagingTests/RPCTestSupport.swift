@@ -529,7 +529,7 @@ final class PythonClient: Sendable {
     /// Sends one request and waits for its outcome line (`result`, `error`, `timeout` or `cast`).
     func send(
         _ op: String, method: String, args: JSONObject, context: JSONObject = [:], server: String? = nil,
-        timeout: Double = 20, callMonitorTimeout: Int? = nil, limit: Duration = .seconds(30)
+        timeout: Double = 90, callMonitorTimeout: Int? = nil, limit: Duration = .seconds(150)
     ) async throws -> JSON {
         let id = counter.add(1, ordering: .relaxed).newValue
         var request: JSONObject = [
@@ -542,7 +542,7 @@ final class PythonClient: Sendable {
         return try await peer.waitForJSON(limit, "reply to request \(id) (\(method))") { $0["id"] == .integer(Int64(id)) }
     }
 
-    func call(_ method: String, _ args: JSONObject, timeout: Double = 20, callMonitorTimeout: Int? = nil, server: String? = nil) async throws -> JSON {
+    func call(_ method: String, _ args: JSONObject, timeout: Double = 90, callMonitorTimeout: Int? = nil, server: String? = nil) async throws -> JSON {
         try await send("call", method: method, args: args, server: server, timeout: timeout, callMonitorTimeout: callMonitorTimeout)
     }
 
