@@ -14,7 +14,10 @@
 # Settings (environment): MA_MISTRAL_API_PORT (28989), MA_FALLBACK_TOPIC
 # (mistral_executor_python), MA_HEARTBEAT_INTERVAL / MA_HEARTBEAT_MAX_MISSED /
 # MA_FIRST_HEARTBEAT_TIMEOUT (the engine's [action_heartbeat] values; Mistral's
-# defaults 20 / 15 / 3600 unless set), MA_MISTRAL_PYTHON_EXECUTOR (1; 0 = none).
+# defaults 20 / 15 / 3600 unless set), MA_MISTRAL_PYTHON_EXECUTOR (1; 0 = none),
+# MA_MISTRAL_TRANSPORT_URL (default: local-services.sh's broker),
+# MA_MISTRAL_EXTRA_CONF (INI text appended to mistral.conf, e.g. an
+# [oslo_messaging_rabbit] section; the fault suite uses both).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 RUN_DIR=${MA_RUN_DIR:-/var/tmp/mistral-actions-$(id -u)}
@@ -41,7 +44,7 @@ write_config() {
     cat > "$DIR/mistral.conf" <<CONF
 # Written by scripts/mistral.sh
 [DEFAULT]
-transport_url = $MA_TEST_AMQP_URL
+transport_url = ${MA_MISTRAL_TRANSPORT_URL:-$MA_TEST_AMQP_URL}
 log_dir = $DIR/log
 use_stderr = false
 
@@ -67,6 +70,9 @@ first_heartbeat_timeout = $HB_FIRST
 [cron_trigger]
 execution_interval = 1
 CONF
+    if [ -n "${MA_MISTRAL_EXTRA_CONF:-}" ]; then
+        printf '\n# MA_MISTRAL_EXTRA_CONF\n%s\n' "$MA_MISTRAL_EXTRA_CONF" >> "$DIR/mistral.conf"
+    fi
     cat > "$DIR/executor-python.conf" <<CONF
 # The Python executor listens on the fallback topic: the Swift workers are the
 # only consumers of the engine's executor topic and relay what they do not own.
@@ -162,5 +168,5 @@ case "${1:-}" in
         echo "export MA_TEST_FALLBACK_TOPIC='$FALLBACK_TOPIC'"
         eval "$(services_env)"
         echo "export MA_TEST_MISTRAL_DATABASE_URL='${MA_TEST_POSTGRES_URL%/*}/mistral'" ;;
-    *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
