@@ -87,6 +87,8 @@ snapshot_binary() {
     BIN=$FDIR/bin/mistral-actions.$(date -u +%Y%m%dT%H%M%S)
     cp "$source" "$BIN"
     BINARY_NOTE="$source (built $(date -u -r "$source" '+%Y-%m-%d %H:%M UTC')), HEAD $(git rev-parse --short HEAD), last commit on Sources/Worker: $(git log -1 --format='%h %cd' --date=format:'%Y-%m-%d %H:%M' -- Sources/Worker)"
+    local dirty; dirty=$(git status --porcelain -- Sources Package.swift | awk '{print $2}' | tr '\n' ' ')
+    [ -n "$dirty" ] && BINARY_NOTE="$BINARY_NOTE; uncommitted changes in the checkout when copied (the build may hold them): $dirty"
     log "binary: $BINARY_NOTE"
 }
 
@@ -288,14 +290,23 @@ scenario_mixed_restarts() {
 }
 scenario_mixed_restarts_default() { scenario_mixed_restarts mixed-restarts-default default; }
 
-# The node that worker 1's listener connection is on.
+# The node that worker 1's listener connection is on: a cluster lists every
+# connection on every node; the connection's pid names the node it is on.
 worker_node() {
     local pid n; pid=$(worker_pid 1)
     for n in 1 2 3; do
-        cluster ctl "$n" list_connections -q client_properties 2>/dev/null | grep -q "mistral-actions:$pid:listener" \
-            && { echo "$n"; return 0; }
+        cluster ctl "$n" list_connections -q pid client_properties 2>/dev/null \
+            | grep "mistral-actions:$pid:listener" | sed -n 's/^<ma_faults_\([0-9]\)@.*/\1/p' | head -1 | grep . && return 0
     done
     echo 1
+}
+connections_per_node() {
+    local n out
+    for n in 1 2 3; do
+        out=$(cluster ctl "$n" list_connections -q pid 2>/dev/null | sed -n 's/^<ma_faults_\([0-9]\)@.*/\1/p' | sort | uniq -c \
+            | awk '{printf "node %s: %s connections; ", $2, $1}')
+        [ -n "$out" ] && { echo "$out"; return 0; }
+    done
 }
 scenario_cluster_failover() {
     scenario_begin cluster-failover cluster quorum
@@ -303,7 +314,7 @@ scenario_cluster_failover() {
     start_load "${FAULTS_CLUSTER_ACTIONS:-$ACTIONS}"
     at_progress 0.3
     local node; node=$(worker_node)
-    local where; where=$(for n in 1 2 3; do printf 'node %s: %s connections; ' "$n" "$(cluster ctl "$n" list_connections -q name 2>/dev/null | wc -l)"; done)
+    local where; where=$(connections_per_node)
     log "worker 1 is connected to node $node ($where)"
     local t0; t0=$(now)
     cluster stop-node "$node"
@@ -392,7 +403,8 @@ $WF:
 YAML
     "$PY" "$TOOL" start "$F_API" "$WF" 1 '{"big": ""}' > "$SDIR/executions.txt"
     sleep 20
-    "$PY" "$TOOL" start "$F_API" "$WF" 1 "{\"big\": \"$(head -c 1300000 /dev/zero | tr '\0' x)\"}" >> "$SDIR/executions.txt" \
+    { printf '{"big": "'; head -c 1300000 /dev/zero | tr '\0' x; printf '"}'; } > "$SDIR/big-input.json"
+    "$PY" "$TOOL" start "$F_API" "$WF" 1 "@$SDIR/big-input.json" >> "$SDIR/executions.txt" \
         || log "starting the execution with a 1.3 MB input failed"
     LOADER=""
     QUIET=${FAULTS_QUIET_SECONDS:-120} drain 600
@@ -532,6 +544,9 @@ cleanup() {
     exit $status
 }
 
+# All in one function, read whole before it runs: editing this file while
+# it runs cannot change a run.
+main() {
 case "${1:-}" in
     --list) printf '%s\n' "${ALL_SCENARIOS[@]}"; exit 0 ;;
     -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -566,3 +581,5 @@ for s in "${scenarios[@]}"; do
     "scenario_${s//-/_}"
 done
 log "summary: $RUN/summary.txt"
+}
+main "$@"; exit

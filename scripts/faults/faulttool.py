@@ -2,7 +2,7 @@
 """Mistral REST calls and counting for scripts/faults.sh (standard library only).
 
   faulttool.py put-workflow URL < definition.yaml
-  faulttool.py start URL WORKFLOW COUNT INPUT_JSON [INTERVAL_SECONDS]   # prints execution ids
+  faulttool.py start URL WORKFLOW COUNT INPUT_JSON|@FILE [INTERVAL_SECONDS]  # prints execution ids
   faulttool.py executions URL WORKFLOW                                  # "STATE count" lines
   faulttool.py completions LOG...                                       # finished runs in worker logs
   faulttool.py report URL WORKFLOW SCENARIO DIR                         # the scenario's table
@@ -59,6 +59,9 @@ def put_workflow(base):
 
 
 def start(base, workflow, count, input_json, interval=0.0):
+    if input_json.startswith("@"):  # a file: inputs too large for a command line
+        with open(input_json[1:]) as handle:
+            input_json = handle.read()
     next_at = time.monotonic()
     for _ in range(count):
         status, body = call(base, "POST", "/executions", {"workflow_name": workflow, "input": input_json})
@@ -129,7 +132,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 def normalize(text, limit=150):
     text = UUID.sub("<id>", text or "")
-    text = re.sub(r"\d+(\.\d+)?", "N", text)
+    text = re.sub(r"\b\d+(\.\d+)?\b", "N", text)
     return text[:limit]
 
 
@@ -137,7 +140,8 @@ def report(base, workflow, scenario, directory):
     # Mistral 23 lists action executions without their task's name, and its
     # `fields` filter shifts values between columns: whole rows, and the
     # names from the task list.
-    actions = listing(base, "/action_executions", "action_executions", f"workflow_name={workflow}", None)
+    actions = listing(base, "/action_executions", "action_executions",
+                      f"workflow_name={workflow}&include_output=true", None)
     tasks = listing(base, "/tasks", "tasks", f"workflow_name={workflow}", None)
     task_names = {t["id"]: t["name"] for t in tasks}
     for a in actions:
@@ -174,7 +178,17 @@ def report(base, workflow, scenario, directory):
         return sorted(i for i, n in counter.items()
                       if n > 1 and i in by_id and (by_id[i].get("task_name") in safe_tasks) == safe)
 
-    errors = collections.Counter(normalize(a.get("state_info")) for a in actions if a["state"] == "ERROR")
+    def reason(a):
+        # An action's error is its output's "result"; state_info is mostly empty.
+        text = a.get("state_info") or ""
+        try:
+            output = json.loads(a.get("output") or "null")
+            if isinstance(output, dict) and output.get("result") is not None:
+                text = str(output["result"])
+        except ValueError:
+            text = text or (a.get("output") or "")
+        return normalize(text)
+    errors = collections.Counter(reason(a) for a in actions if a["state"] == "ERROR")
     workflow_states = collections.Counter(w["state"] for w in workflows)
 
     recoveries = []
