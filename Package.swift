@@ -277,7 +277,9 @@ let package = Package(
             name: "WorkerTests",
             dependencies: [
                 "Worker", "ActionCatalog", "ActionKit", "ActionSync", "MistralProtocol", "OrderedJSON", "OsloMessaging",
+                "OsloConfig",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

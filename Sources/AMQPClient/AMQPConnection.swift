@@ -235,11 +235,17 @@ public final class AMQPConnection: Sendable {
     /// after ``AMQPConsumer/cancel()`` or when the connection shuts down, and
     /// with an error when the broker cancels the consumer. Cancelling the
     /// iterating task cancels the consumer.
+    ///
+    /// `prefetch`, when given, is this consumer's own limit of
+    /// unacknowledged deliveries (basic.qos, not global, sent just before
+    /// its basic.consume, and again after a reconnection); otherwise the
+    /// limit of ``setPrefetch(count:global:)`` applies.
     public func consume(
         queue: String,
         consumerTag: String? = nil,
         exclusive: Bool = false,
-        arguments: AMQPFieldTable = [:]
+        arguments: AMQPFieldTable = [:],
+        prefetch: UInt16? = nil
     ) async throws -> AMQPConsumer {
         let tag = consumerTag ?? "mistral-actions.\(shared.consumerTagCounter.add(1, ordering: .relaxed).newValue)"
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: AMQPDelivery.self, throwing: (any Error).self)
@@ -250,7 +256,8 @@ public final class AMQPConnection: Sendable {
             }
         }
         let registration = ConsumerRegistration(
-            tag: tag, queue: queue, exclusive: exclusive, arguments: arguments, continuation: continuation
+            tag: tag, queue: queue, exclusive: exclusive, arguments: arguments, prefetch: prefetch,
+            continuation: continuation
         )
         do {
             try await submit { .consume(registration, $0) }
@@ -264,6 +271,16 @@ public final class AMQPConnection: Sendable {
     /// basic.cancel: stops the consumer `tag`; its sequence ends.
     func cancelConsumer(tag: String) async throws {
         try await submit { .cancelConsumer(tag: tag, $0) }
+    }
+
+    /// Whether `delivery` can still be acknowledged: the consumer channel it
+    /// arrived on is open. Once it is not, the broker has taken the message
+    /// back and redelivers it (to this or another consumer), so it must not
+    /// be acted on. A delivery no broker sent (``AMQPDelivery``'s public
+    /// initializer) is never current.
+    public func isCurrent(_ delivery: AMQPDelivery) -> Bool {
+        let live = shared.liveConsumerIncarnation.load(ordering: .acquiring)
+        return live != 0 && delivery.channelIncarnation == live
     }
 
     /// Acknowledges a delivery (basic.ack). Does not wait: the

@@ -52,3 +52,10 @@ enum FailureMessages {
         NumberOutOfRange.format(seconds)
     }
 }
+
+extension FailureMessages {
+    static func resultTooLarge(action: String, bytes: Int, broker: String) -> String {
+        "action \(action) finished, but its result (\(bytes) bytes as JSON) is larger than RabbitMQ accepts "
+            + "(\(broker)); return less data from the action, or raise the broker's max_message_size"
+    }
+}

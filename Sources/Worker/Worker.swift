@@ -7,26 +7,45 @@ import OsloMessaging
 import ServiceLifecycle
 import Synchronization
 
+/// Durable records of action starts (see ``DeliveryRules``): a request the
+/// broker redelivers after its acknowledgement was lost is recognized as
+/// started and not run again.
+public protocol ActionStartClaims: Sendable {
+    /// Records that these action executions start now. Returns those among
+    /// them that were recorded before (started earlier, by any worker).
+    /// Throws when the records cannot be reached.
+    func claim(_ actionExecutionIDs: [String]) async throws -> Set<String>
+}
+
 /// The executor: consumes Mistral's `run_action` requests, runs the Swift
 /// actions it ships, relays the others (router mode) or fails them
 /// (swift-only mode), reports heartbeats and sends results to the engine.
 ///
-/// Delivery (DESIGN §4): a request that is not safe to rerun is acknowledged
-/// when its action starts (at-most-once, as Mistral's executor); a safe-rerun
-/// request only once its result is confirmed by the broker (at-least-once),
-/// or after `max_unacked_time` at the latest. Deliveries wait unacknowledged
-/// only while a slot is taken, so in-flight work is bounded by the
-/// concurrency (= prefetch count) and nothing queues up in memory.
+/// The parts: a ``WorkerTransport`` (RabbitMQ, or in memory in unit tests);
+/// the ``DeliveryStateMachine`` that decides which delivery starts, waits or
+/// goes back; ``DeliveryRules`` for acknowledgements and redeliveries; the
+/// request handling in this type (decode, route, run, relay); the
+/// ``ResultPublisher`` and the ``HeartbeatReporter``.
 ///
-/// On graceful shutdown the worker stops consuming, lets running actions
-/// finish for the grace period, then cancels them: a cancelled safe-rerun
-/// request goes back to the queue for another worker; any other gets an
-/// error result, so the engine does not wait for a heartbeat timeout.
+/// Delivery (DESIGN §4, README "Delivery guarantees"): with start claims
+/// (the default when a database is configured) every request is
+/// acknowledged once its result is confirmed, and a redelivered request
+/// that had started is not run again; without claims a request that is not
+/// safe to rerun is acknowledged when it starts (at most once) and a
+/// redelivered one is failed as Mistral's executor does. Safe-rerun
+/// requests are acknowledged after their result (at least once). Nothing is
+/// held unacknowledged past `max_unacked_time`.
+///
+/// On graceful shutdown (SIGTERM) nothing starts any more: waiting
+/// deliveries go back to the queue at once, running actions get the grace
+/// period, then are cancelled: a cancelled safe-rerun request goes back to
+/// the queue for another worker; any other gets an error result, so the
+/// engine does not wait for a heartbeat timeout.
 public final class Worker: Service {
     let settings: WorkerSettings
     let router: ActionRouter
-    let listener: AMQPConnection
-    let sender: AMQPConnection
+    let transport: any WorkerTransport
+    let claims: (any ActionStartClaims)?
     let services: ActionServices
     let logger: Logger
     let running = RunningActions()
@@ -34,22 +53,42 @@ public final class Worker: Service {
     let startSignal: AsyncStream<Void>
     let startSignalContinuation: AsyncStream<Void>.Continuation
     let statistics = Mutex(WorkerStatistics())
+    let publisher: ResultPublisher
 
-    public init(
+    /// A worker on RabbitMQ: `listener` consumes, `sender` publishes.
+    public convenience init(
         settings: WorkerSettings,
         registry: ActionRegistry,
         codeSourceIDs: Set<String>,
         listener: AMQPConnection,
         sender: AMQPConnection,
+        claims: (any ActionStartClaims)? = nil,
+        services: ActionServices = ActionServices(),
+        logger: Logger
+    ) {
+        self.init(
+            settings: settings, registry: registry, codeSourceIDs: codeSourceIDs,
+            transport: RPCWorkerTransport(settings: settings, listener: listener, sender: sender, logger: logger),
+            claims: claims, services: services, logger: logger
+        )
+    }
+
+    public init(
+        settings: WorkerSettings,
+        registry: ActionRegistry,
+        codeSourceIDs: Set<String>,
+        transport: any WorkerTransport,
+        claims: (any ActionStartClaims)? = nil,
         services: ActionServices = ActionServices(),
         logger: Logger
     ) {
         self.settings = settings
         self.router = ActionRouter(registry: registry, codeSourceIDs: codeSourceIDs)
-        self.listener = listener
-        self.sender = sender
+        self.transport = transport
+        self.claims = claims
         self.services = services
         self.logger = logger
+        self.publisher = ResultPublisher(transport: transport, engineTopic: settings.engineTopic, logger: logger)
         (startSignal, startSignalContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -57,35 +96,20 @@ public final class Worker: Service {
     public var counters: WorkerStatistics { statistics.withLock { $0 } }
 
     public func run() async throws {
-        let server = RPCServer(
-            connection: listener,
-            replyConnection: sender,
-            target: RPCTarget(exchange: settings.controlExchange, topic: settings.executorTopic, server: settings.host),
-            options: settings.topology,
-            prefetch: UInt16(settings.concurrency),
-            logger: logger
-        )
-        let client = RPCClient(
-            connection: sender,
-            exchange: settings.controlExchange,
-            options: settings.topology,
-            responseTimeout: settings.responseTimeout,
-            logger: logger
-        )
         // RabbitMQ may not be reachable yet (a daemon starting with the host):
         // keep trying until it is, or until the worker is told to stop.
         var incoming: RPCIncomingSequence?
-        var delay = Duration.seconds(1)
+        var backoff = Backoff.reconnecting
         while incoming == nil {
             do {
-                incoming = try await server.start()
+                incoming = try await transport.startConsuming(capacity: settings.concurrency)
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                let delay = backoff.next()
                 logger.warning("cannot consume the executor topic yet; retrying", metadata: [
                     "error": "\(error)", "retry_in": "\(delay)",
                 ])
                 try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(30))
             }
         }
         guard let incoming else { return }
@@ -98,98 +122,210 @@ public final class Worker: Service {
             "worker.mode": "\(modeDescription)",
             "worker.concurrency": "\(settings.concurrency)",
             "worker.actions": "\(router.registry.descriptors.count)",
+            "worker.start_claims": "\(claims != nil)",
         ])
-        let context = HandlingContext(server: server, client: client)
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // Graceful shutdown (SIGTERM/SIGINT through the ServiceGroup):
-                // stop consuming; the processing loop then drains.
-                try? await gracefulShutdown()
-                self.logger.info("shutting down: no new requests; finishing running actions", metadata: [
-                    "worker.running": "\(self.running.count)",
-                    "worker.grace_period": "\(self.settings.shutdownGracePeriod)",
-                ])
-                await server.stop()
-            }
             if let interval = settings.heartbeatInterval {
-                group.addTask { await self.reportStarts(client: client) }
-                group.addTask { await self.reportPeriodically(every: interval, client: client) }
+                let reporter = HeartbeatReporter(
+                    transport: transport, engineTopic: settings.engineTopic, interval: interval,
+                    running: running, startSignal: startSignal, logger: logger
+                )
+                group.addTask { await reporter.run() }
             }
-            await self.process(incoming, context: context)
+            await self.process(incoming)
             group.cancelAll()
         }
         startSignalContinuation.finish()
         let totals = counters
         logger.info("worker stopped", metadata: [
             "worker.completed": "\(totals.completed)", "worker.relayed": "\(totals.relayed)",
-            "worker.failed": "\(totals.failed)",
+            "worker.failed": "\(totals.failed)", "worker.returned": "\(totals.returned)",
         ])
     }
 
-    struct HandlingContext: Sendable {
-        let server: RPCServer
-        let client: RPCClient
-    }
+    // MARK: - The delivery loop
 
-    enum ChildResult: Sendable {
-        case handled
+    enum LoopEvent: Sendable {
+        case delivery(RPCIncoming)
+        case consumerEnded((any Error)?)
+        case finished
+        case shutdown
         case graceExpired
+        case tick
     }
 
-    /// Keeps at most `concurrency` requests in hand; drains on shutdown.
-    func process(_ incoming: RPCIncomingSequence, context: HandlingContext) async {
-        await withTaskGroup(of: ChildResult.self) { group in
-            var inFlight = 0
-            do {
-                for try await message in incoming {
-                    while inFlight >= settings.concurrency {
-                        _ = await group.next()
-                        inFlight -= 1
-                    }
-                    inFlight += 1
+    /// One loop owns the slots (``DeliveryStateMachine``): deliveries,
+    /// finished requests, SIGTERM, the grace timer and the hold-limit timer
+    /// all come to it as events; requests run as child tasks.
+    func process(_ incoming: RPCIncomingSequence) async {
+        let (events, eventSink) = AsyncStream.makeStream(of: LoopEvent.self)
+        var machine = DeliveryStateMachine<UInt64>(capacity: settings.concurrency, holdLimit: settings.maxUnackedTime)
+        var held: [UInt64: RPCIncoming] = [:]
+        var nextID: UInt64 = 0
+        var consumerEnded = false
+        var shutdownStarted = false
+        let transport = self.transport
+        let isCurrent: (UInt64) -> Bool = { id in held[id].map { transport.isCurrent($0) } ?? false }
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await message in incoming { eventSink.yield(.delivery(message)) }
+                    eventSink.yield(.consumerEnded(nil))
+                } catch {
+                    eventSink.yield(.consumerEnded(error))
+                }
+            }
+            group.addTask {
+                // Graceful shutdown (SIGTERM/SIGINT through the ServiceGroup).
+                try? await gracefulShutdown()
+                eventSink.yield(.shutdown)
+            }
+            let tickEvery = min(settings.maxUnackedTime / 4, .seconds(30))
+            group.addTask {
+                while (try? await Task.sleep(for: tickEvery)) != nil { eventSink.yield(.tick) }
+            }
+
+            func perform(_ actions: [DeliveryStateMachine<UInt64>.Action]) {
+                for action in actions { perform(action) }
+            }
+            func perform(_ action: DeliveryStateMachine<UInt64>.Action) {
+                switch action {
+                case .wait:
+                    break
+                case .start(let id):
+                    guard let message = held[id] else { return }
                     group.addTask {
-                        await self.handle(message, context: context)
-                        return .handled
+                        await self.handle(message)
+                        eventSink.yield(.finished)
+                    }
+                    held[id] = nil
+                case .giveBack(let id):
+                    if let message = held.removeValue(forKey: id) {
+                        transport.reject(message, requeue: true)
+                        count(\.returned)
+                    }
+                case .forget(let id):
+                    if held.removeValue(forKey: id) != nil {
+                        logger.info("not starting a request whose channel closed; the broker redelivers it")
                     }
                 }
-            } catch {
-                logger.error("the request consumer stopped", metadata: ["error": "\(error)"])
             }
-            guard inFlight > 0 else { return }
-            let grace = settings.shutdownGracePeriod
-            group.addTask {
-                try? await Task.sleep(for: grace)
-                return .graceExpired
+            func beginShutdown(_ reason: String) {
+                guard !shutdownStarted else { return }
+                shutdownStarted = true
+                let actions = machine.shutdownRequested()
+                logger.info("\(reason): no new requests; finishing running actions", metadata: [
+                    "worker.running": "\(machine.running)", "worker.returned_to_queue": "\(actions.count)",
+                    "worker.grace_period": "\(settings.shutdownGracePeriod)",
+                ])
+                perform(actions)
+                let grace = settings.shutdownGracePeriod
+                group.addTask {
+                    await transport.stopConsuming()
+                    // The grace period counts from the stop request.
+                    if (try? await Task.sleep(for: grace)) != nil { eventSink.yield(.graceExpired) }
+                }
             }
-            while inFlight > 0, let result = await group.next() {
-                switch result {
-                case .handled:
-                    inFlight -= 1
+
+            for await event in events {
+                switch event {
+                case .delivery(let message):
+                    nextID += 1
+                    held[nextID] = message
+                    perform(machine.received(nextID, isCurrent: transport.isCurrent(message), now: .now))
+                case .finished:
+                    perform(machine.finished(isCurrent: isCurrent))
+                case .tick:
+                    let actions = machine.expire(now: .now, isCurrent: isCurrent)
+                    if actions.contains(where: { if case .giveBack = $0 { true } else { false } }) {
+                        logger.warning("requests waited for a free slot longer than max_unacked_time; returned them to the queue", metadata: [
+                            "worker.returned_to_queue": "\(actions.count)",
+                        ])
+                    }
+                    perform(actions)
+                case .shutdown:
+                    beginShutdown("shutting down")
+                case .consumerEnded(let error):
+                    consumerEnded = true
+                    if let error {
+                        logger.error("the request consumer stopped", metadata: ["error": "\(error)"])
+                    }
+                    beginShutdown("the request consumer ended")
                 case .graceExpired:
-                    logger.warning("grace period over: cancelling running actions", metadata: ["worker.running": "\(inFlight)"])
+                    if machine.running > 0 {
+                        logger.warning("grace period over: cancelling running actions", metadata: ["worker.running": "\(machine.running)"])
+                    }
+                    // Cancels the running requests (and the helper loops).
                     group.cancelAll()
                 }
+                if consumerEnded && machine.isDrained { break }
             }
             group.cancelAll()
         }
     }
 
+    // MARK: - Acknowledgements
+
+    /// Acknowledges a delivery once; remembers its `_unique_id` only now.
+    final class DeliveryHandle: Sendable {
+        let message: RPCIncoming
+        let transport: any WorkerTransport
+        let uniqueID: String?
+        let recentIDs: RecentUniqueIDs
+        private let done = Mutex(false)
+
+        init(message: RPCIncoming, transport: any WorkerTransport, uniqueID: String?, recentIDs: RecentUniqueIDs) {
+            self.message = message
+            self.transport = transport
+            self.uniqueID = uniqueID
+            self.recentIDs = recentIDs
+        }
+
+        private func first() -> Bool {
+            done.withLock { done in
+                defer { done = true }
+                return !done
+            }
+        }
+
+        var isSettled: Bool { done.withLock { $0 } }
+
+        /// Acknowledges (once); true if this call did it.
+        @discardableResult
+        func acknowledge() -> Bool {
+            guard first() else { return false }
+            transport.acknowledge(message)
+            if let uniqueID { recentIDs.insert(uniqueID) }
+            return true
+        }
+
+        /// Gives it back to the queue (once); true if this call did it.
+        @discardableResult
+        func giveBack() -> Bool {
+            guard first() else { return false }
+            transport.reject(message, requeue: true)
+            return true
+        }
+    }
+
     // MARK: - One request
 
-    func handle(_ message: RPCIncoming, context: HandlingContext) async {
+    func handle(_ message: RPCIncoming) async {
         let request: RPCRequest
         switch message.message {
         case .failure(let error):
+            let handle = DeliveryHandle(message: message, transport: transport, uniqueID: nil, recentIDs: recentIDs)
             if case .router(let fallbackTopic) = settings.mode {
                 // Python's executor may read what we cannot (its json is more
                 // lenient): hand the message over untouched.
                 logger.warning("relaying a message this worker cannot read to the fallback topic", metadata: [
                     "error": "\(error)", "amqp.body_size": "\(message.delivery.body.count)",
                 ])
-                await relay(message, name: "(unreadable message)", fallbackTopic: fallbackTopic, failureTarget: nil, context: context)
+                await relay(handle, name: "(unreadable message)", fallbackTopic: fallbackTopic, failureTarget: nil)
                 return
             }
-            context.server.acknowledge(message)
+            handle.acknowledge()
             count(\.failed)
             logger.error("dropped an unreadable message", metadata: [
                 "error": "\(error)", "amqp.routing_key": "\(message.delivery.routingKey)",
@@ -199,13 +335,14 @@ public final class Worker: Service {
         case .success(let decoded):
             request = decoded
         }
-        if let uniqueID = request.uniqueID, !recentIDs.insert(uniqueID) {
-            context.server.acknowledge(message)
+        let handle = DeliveryHandle(message: message, transport: transport, uniqueID: request.uniqueID, recentIDs: recentIDs)
+        if let uniqueID = request.uniqueID, recentIDs.contains(uniqueID) {
+            handle.acknowledge()
             logger.warning("dropped a duplicate message", metadata: ["oslo.unique_id": "\(uniqueID)"])
             return
         }
         guard request.method == RunActionRequest.method else {
-            context.server.acknowledge(message)
+            handle.acknowledge()
             count(\.failed)
             logger.error("unsupported RPC method", metadata: ["oslo.method": "\(request.method)"])
             if request.isCall {
@@ -214,8 +351,7 @@ public final class Worker: Service {
                     failure: RemoteFailure(
                         className: "NoSuchMethod", module: "oslo_messaging.rpc.dispatcher",
                         message: "Endpoint does not support RPC method \(request.method)"
-                    ),
-                    context: context
+                    )
                 )
             }
             return
@@ -224,30 +360,59 @@ public final class Worker: Service {
         do {
             runRequest = try RunActionRequest(arguments: request.arguments)
         } catch {
+            let executionID = (try? request.mistralArgument("action_ex_id"))??.stringValue
             if case .router(let fallbackTopic) = settings.mode {
                 logger.warning("relaying a run_action request this worker cannot read to the fallback topic", metadata: [
                     "error": "\(error)", "oslo.unique_id": "\(request.uniqueID ?? "-")",
                 ])
-                let executionID = (try? request.mistralArgument("action_ex_id"))??.stringValue
-                await relay(
-                    message, name: "(unreadable run_action)", fallbackTopic: fallbackTopic,
-                    failureTarget: (request, executionID), context: context
-                )
+                await relay(handle, name: "(unreadable run_action)", fallbackTopic: fallbackTopic, failureTarget: (request, executionID))
                 return
             }
-            context.server.acknowledge(message)
+            handle.acknowledge()
             count(\.failed)
             let text = FailureMessages.malformedRequest(detail: error.description)
-            let executionID = (try? request.mistralArgument("action_ex_id"))??.stringValue
             logger.error("malformed run_action", metadata: ["error": "\(error)", "action.execution_id": "\(executionID ?? "-")"])
-            await deliver(.failure(text), actionExecutionID: executionID, request: request, context: context)
+            await deliver(.failure(text), action: "(unreadable run_action)", actionExecutionID: executionID, request: request)
             return
         }
         switch router.route(runRequest.action) {
         case .swift(let descriptor, let input):
-            await execute(descriptor, input: input, runRequest: runRequest, request: request, message: message, context: context)
+            await execute(descriptor, input: input, runRequest: runRequest, request: request, handle: handle)
         case .foreign(let name):
-            await handleForeign(name: name, runRequest: runRequest, request: request, message: message, context: context)
+            switch settings.mode {
+            case .swiftOnly:
+                handle.acknowledge()
+                count(\.failed)
+                logger.warning("refused an action this worker does not implement (swift-only mode)", metadata: ["action.class": "\(name)"])
+                await deliver(.failure(FailureMessages.swiftOnly(action: name)), action: name, actionExecutionID: runRequest.actionExecutionID, request: request)
+            case .router(let fallbackTopic):
+                await relay(handle, name: name, fallbackTopic: fallbackTopic, failureTarget: (request, runRequest.actionExecutionID))
+            }
+        }
+    }
+
+    /// Asks the claim store whether the action execution started before
+    /// (recording its start now), retrying while a redelivered request needs
+    /// the answer.
+    func claimStart(executionID: String?, safeRerun: Bool, redelivered: Bool, logger: Logger) async -> DeliveryRules.Start {
+        guard !safeRerun else { return .run }
+        guard let claims, let executionID else {
+            return DeliveryRules.start(safeRerun: false, redelivered: redelivered, claim: .disabled)
+        }
+        var backoff = Backoff.reconnecting
+        while true {
+            let claim: DeliveryRules.Claim
+            do {
+                claim = try await claims.claim([executionID]).contains(executionID) ? .startedBefore : .firstStart
+            } catch {
+                claim = .unavailable
+                logger.warning("cannot record the action's start in the database", metadata: [
+                    "error": "\(error)", "amqp.redelivered": "\(redelivered)",
+                ])
+            }
+            let decision = DeliveryRules.start(safeRerun: false, redelivered: redelivered, claim: claim)
+            guard decision == .retryClaim, !Task.isCancelled else { return decision }
+            try? await Task.sleep(for: backoff.next())
         }
     }
 
@@ -256,8 +421,7 @@ public final class Worker: Service {
         input: JSONObject,
         runRequest: RunActionRequest,
         request: RPCRequest,
-        message: RPCIncoming,
-        context: HandlingContext
+        handle: DeliveryHandle
     ) async {
         let actionName = descriptor.qualifiedName(prefix: settings.actionPrefix)
         let executionID = runRequest.actionExecutionID
@@ -269,32 +433,34 @@ public final class Worker: Service {
             actionLoggerBuilder[metadataKey: "workflow.execution_id"] = "\(workflowExecutionID)"
         }
         if let requestID = request.context.requestID { actionLoggerBuilder[metadataKey: "oslo.request_id"] = "\(requestID)" }
+        let actionLogger = actionLoggerBuilder
 
-        // Mistral's guard: a redelivered request that is not safe to rerun is not run.
-        if request.context.redelivered && !runRequest.safeRerun {
-            context.server.acknowledge(message)
-            actionLoggerBuilder.warning("not rerunning a redelivered request (safe-rerun is false)")
-            await deliver(.failure(FailureMessages.notRerunnable(action: actionName)), actionExecutionID: executionID, request: request, context: context)
+        let redelivered = handle.message.delivery.redelivered || request.context.redelivered
+        switch await claimStart(executionID: executionID, safeRerun: runRequest.safeRerun, redelivered: redelivered, logger: actionLogger) {
+        case .run, .retryClaim:
+            break
+        case .skipStartedBefore:
+            handle.acknowledge()
+            count(\.skipped)
+            actionLogger.warning("not running a redelivered request again: it started before (safe-rerun is false); the worker running it, or the engine's heartbeat check, completes it")
+            return
+        case .failNotRerunnable:
+            handle.acknowledge()
+            count(\.failed)
+            actionLogger.warning("not rerunning a redelivered request (safe-rerun is false)")
+            await deliver(.failure(FailureMessages.notRerunnable(action: actionName)), action: actionName, actionExecutionID: executionID, request: request)
             return
         }
-        let acknowledgeLate = runRequest.safeRerun && executionID != nil
-        let acknowledged = Mutex(false)
-        let acknowledgeOnce: @Sendable () -> Bool = {
-            let first = acknowledged.withLock { done in
-                defer { done = true }
-                return !done
-            }
-            if first { context.server.acknowledge(message) }
-            return first
-        }
-        if !acknowledgeLate { _ = acknowledgeOnce() }
+        let acknowledgement = DeliveryRules.acknowledgement(
+            safeRerun: runRequest.safeRerun, hasResultTarget: executionID != nil, claimsEnabled: claims != nil
+        )
+        if acknowledgement == .atStart { handle.acknowledge() }
         if let executionID, settings.heartbeatInterval != nil {
             running.started(executionID)
             startSignalContinuation.yield()
         }
         defer { if let executionID { running.finished(executionID) } }
 
-        let actionLogger = actionLoggerBuilder
         let actionContext = ActionContext(
             actionName: actionName, security: request.context, execution: execution,
             logger: actionLogger, services: services
@@ -307,12 +473,12 @@ public final class Worker: Service {
             group.addTask {
                 await ActionRunner.run(descriptor, input: input, context: actionContext, timeout: runRequest.timeout)
             }
-            if acknowledgeLate {
+            if acknowledgement == .afterResult {
                 group.addTask {
                     // Never hold the delivery past RabbitMQ's consumer timeout.
                     guard (try? await Task.sleep(for: maxUnacked)) != nil else { return nil }
-                    if acknowledgeOnce() {
-                        actionLogger.warning("safe-rerun action still running after max_unacked_time; acknowledged its request early")
+                    if handle.acknowledge() {
+                        actionLogger.warning("action still running after max_unacked_time; acknowledged its request early")
                     }
                     return nil
                 }
@@ -334,10 +500,9 @@ public final class Worker: Service {
         case .timedOut(let timedOut):
             result = timedOut
         case .cancelled:
-            if acknowledgeLate && acknowledged.withLock({ !$0 }) {
+            if runRequest.safeRerun && handle.giveBack() {
                 // Shutdown before the end: give the request back for another worker.
-                acknowledged.withLock { $0 = true }
-                context.server.reject(message, requeue: true)
+                count(\.returned)
                 actionLogger.warning("action cancelled by shutdown; its safe-rerun request was returned to the queue")
                 return
             }
@@ -348,42 +513,24 @@ public final class Worker: Service {
             "action.duration_ms": "\(elapsed.milliseconds)",
             "action.error": result.isError ? "\(Self.summary(of: result.error))" : nil,
         ].compactMapValues { $0 })
-        await deliver(result, actionExecutionID: executionID, request: request, context: context)
-        if acknowledgeLate { _ = acknowledgeOnce() }
-    }
-
-    func handleForeign(name: String, runRequest: RunActionRequest, request: RPCRequest, message: RPCIncoming, context: HandlingContext) async {
-        switch settings.mode {
-        case .swiftOnly:
-            context.server.acknowledge(message)
-            count(\.failed)
-            logger.warning("refused an action this worker does not implement (swift-only mode)", metadata: ["action.class": "\(name)"])
-            await deliver(.failure(FailureMessages.swiftOnly(action: name)), actionExecutionID: runRequest.actionExecutionID, request: request, context: context)
-        case .router(let fallbackTopic):
-            await relay(
-                message, name: name, fallbackTopic: fallbackTopic,
-                failureTarget: (request, runRequest.actionExecutionID), context: context
-            )
-        }
+        await deliver(result, action: actionName, actionExecutionID: executionID, request: request)
+        handle.acknowledge()
     }
 
     /// Publishes a request byte for byte to the fallback topic, where a
     /// Python executor answers the engine (or the caller's reply queue)
     /// itself. When no queue is bound there, the engine is told through
     /// `failureTarget` (the request and its action execution id), if known.
+    /// When the broker does not confirm the publish, the request goes back
+    /// to the queue (after a pause, so that a broken sender does not spin)
+    /// and is not remembered as seen: it is relayed again, never dropped.
     func relay(
-        _ message: RPCIncoming, name: String, fallbackTopic: String,
-        failureTarget: (request: RPCRequest, actionExecutionID: String?)?, context: HandlingContext
+        _ handle: DeliveryHandle, name: String, fallbackTopic: String,
+        failureTarget: (request: RPCRequest, actionExecutionID: String?)?
     ) async {
-        let delivery = message.delivery
         do {
-            // Byte for byte: the Python executor answers the engine (or the
-            // caller's reply queue) itself.
-            let outcome = try await sender.publish(
-                body: delivery.body, exchange: settings.controlExchange, routingKey: fallbackTopic,
-                properties: delivery.properties, mandatory: true
-            )
-            context.server.acknowledge(message)
+            let outcome = try await transport.forward(handle.message, toTopic: fallbackTopic)
+            handle.acknowledge()
             switch outcome {
             case .acknowledged:
                 count(\.relayed)
@@ -396,33 +543,31 @@ public final class Worker: Service {
                 if let failureTarget {
                     await deliver(
                         .failure(FailureMessages.unroutable(action: name, fallbackTopic: fallbackTopic)),
-                        actionExecutionID: failureTarget.actionExecutionID, request: failureTarget.request, context: context
+                        action: name, actionExecutionID: failureTarget.actionExecutionID, request: failureTarget.request
                     )
                 }
             }
         } catch {
-            // Not confirmed: the relay may not have happened. Give the request
-            // back to the queue (after a pause, so a broken sender does not spin).
             logger.warning("relay not confirmed; returning the request to the queue", metadata: [
                 "action.class": "\(name)", "error": "\(error)",
             ])
-            try? await Task.sleep(for: .seconds(1))
-            context.server.reject(message, requeue: true)
+            var pause = Backoff.publishing
+            try? await Task.sleep(for: pause.next())
+            if handle.giveBack() { count(\.returned) }
         }
     }
 
     // MARK: - Results
 
     /// Sends a result: `on_action_complete` to the engine for a named action
-    /// execution (retried until the broker confirms it), or the reply of a
-    /// synchronous call.
-    func deliver(_ result: ActionResult, actionExecutionID: String?, request: RPCRequest, context: HandlingContext) async {
+    /// execution (see ``ResultPublisher``), or the reply of a synchronous call.
+    func deliver(_ result: ActionResult, action: String, actionExecutionID: String?, request: RPCRequest) async {
         if let actionExecutionID {
-            await sendCompletion(result, actionExecutionID: actionExecutionID, requestContext: request.context, client: context.client)
+            await publisher.sendCompletion(result, action: action, actionExecutionID: actionExecutionID, context: request.context)
         } else if request.isCall {
             do {
                 let reply = try RPCReply(mistralResult: try result.serialized(), messageID: request.messageID ?? "")
-                try await context.server.reply(to: request, with: reply)
+                try await transport.reply(to: request, with: reply)
             } catch {
                 logger.error("could not reply to a synchronous run-action", metadata: ["error": "\(error)"])
             }
@@ -431,84 +576,11 @@ public final class Worker: Service {
         }
     }
 
-    func sendCompletion(_ result: ActionResult, actionExecutionID: String, requestContext: RequestContext, client: RPCClient) async {
-        let completion: RPCRequest
+    func reply(to request: RPCRequest, failure: RemoteFailure) async {
         do {
-            completion = try RPCRequest(
-                method: EngineMethods.onActionComplete,
-                mistralArguments: try EngineMethods.onActionCompleteArguments(actionExecutionID: actionExecutionID, result: result),
-                context: requestContext
-            )
-        } catch {
-            // Only a non-finite number in the result can fail to encode.
-            logger.error("could not encode a result; sending an error instead", metadata: ["error": "\(error)"])
-            await sendCompletion(.failure("the action's result could not be encoded as JSON: \(error)"), actionExecutionID: actionExecutionID, requestContext: requestContext, client: client)
-            return
-        }
-        var delay = Duration.milliseconds(200)
-        var attempt = 1
-        while true {
-            do {
-                try await client.cast(completion, topic: settings.engineTopic)
-                return
-            } catch {
-                if Task.isCancelled {
-                    logger.error("result not sent: the worker stopped while RabbitMQ was unreachable; the engine will fail the action when its heartbeats stop", metadata: [
-                        "action.execution_id": "\(actionExecutionID)", "error": "\(error)",
-                    ])
-                    return
-                }
-                logger.warning("sending a result failed; retrying", metadata: [
-                    "action.execution_id": "\(actionExecutionID)", "error": "\(error)", "attempt": "\(attempt)",
-                ])
-                try? await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
-                attempt += 1
-            }
-        }
-    }
-
-    func reply(to request: RPCRequest, failure: RemoteFailure, context: HandlingContext) async {
-        do {
-            try await context.server.reply(to: request, with: RPCReply(failure: failure, messageID: request.messageID ?? ""))
+            try await transport.reply(to: request, with: RPCReply(failure: failure, messageID: request.messageID ?? ""))
         } catch {
             logger.error("could not send a failure reply", metadata: ["error": "\(error)"])
-        }
-    }
-
-    // MARK: - Heartbeats
-
-    /// Reports newly started actions, coalescing starts that come together.
-    func reportStarts(client: RPCClient) async {
-        for await _ in startSignal {
-            // Let starts that arrive together share one message.
-            try? await Task.sleep(for: .milliseconds(20))
-            let ids = running.takeNewlyStarted()
-            if !ids.isEmpty { await sendHeartbeat(ids, client: client) }
-            if Task.isCancelled { return }
-        }
-    }
-
-    /// Reports every running action every `check_interval`.
-    func reportPeriodically(every interval: Duration, client: RPCClient) async {
-        while true {
-            do { try await Task.sleep(for: interval) } catch { return }
-            let ids = running.all
-            if !ids.isEmpty { await sendHeartbeat(ids, client: client) }
-        }
-    }
-
-    func sendHeartbeat(_ ids: [String], client: RPCClient) async {
-        do {
-            let request = try RPCRequest(
-                method: EngineMethods.reportRunningActions,
-                mistralArguments: EngineMethods.reportRunningActionsArguments(actionExecutionIDs: ids),
-                context: RequestContext.mistralAdmin(requestID: MessageID.generateRequestID())
-            )
-            try await client.cast(request, topic: settings.engineTopic)
-            logger.trace("reported running actions", metadata: ["heartbeat.count": "\(ids.count)"])
-        } catch {
-            logger.warning("could not report running actions", metadata: ["error": "\(error)", "heartbeat.count": "\(ids.count)"])
         }
     }
 
@@ -529,10 +601,17 @@ public struct WorkerStatistics: Sendable, Equatable {
     public var completed = 0
     public var failed = 0
     public var relayed = 0
+    /// Deliveries given back to the queue unstarted (shutdown, a relay not
+    /// confirmed, a wait past max_unacked_time, a cancelled safe-rerun action).
+    public var returned = 0
+    /// Redelivered requests not run again because they had started before.
+    public var skipped = 0
 }
 
-/// The last few `_unique_id`s seen, as oslo's RPC server keeps to drop
-/// messages delivered twice.
+/// The last few `_unique_id`s acknowledged, as oslo's RPC server keeps to
+/// drop messages delivered twice. An id is remembered only once its
+/// delivery is acknowledged: a request given back to the queue (a relay
+/// that failed, a shutdown) is not a duplicate when it comes again.
 final class RecentUniqueIDs: Sendable {
     private let state: Mutex<(ids: [String], next: Int)>
     private let capacity: Int
@@ -542,7 +621,13 @@ final class RecentUniqueIDs: Sendable {
         self.state = Mutex(([], 0))
     }
 
+    /// Whether `id` is among the recent ones.
+    func contains(_ id: String) -> Bool {
+        state.withLock { $0.ids.contains(id) }
+    }
+
     /// Records `id`; false when it was among the recent ones.
+    @discardableResult
     func insert(_ id: String) -> Bool {
         state.withLock { state in
             if state.ids.contains(id) { return false }

@@ -37,6 +37,9 @@ final class ConnectionShared: Sendable {
     let state = Mutex(State())
     let wake: WakeSignal
     let consumerTagCounter = Atomic<UInt64>(0)
+    /// The incarnation of the consumer channel while it is open, 0 while it
+    /// is closed (deliveries of other incarnations can no longer be acknowledged).
+    let liveConsumerIncarnation = Atomic<UInt64>(0)
 
     init() {
         wake = WakeSignal()

@@ -30,6 +30,9 @@ struct ConsumerRegistration: Sendable {
     var queue: String
     var exclusive: Bool
     var arguments: AMQPFieldTable
+    /// basic.qos sent just before this consumer's basic.consume (per consumer);
+    /// `nil`: the connection-wide prefetch applies.
+    var prefetch: UInt16? = nil
     var continuation: AsyncThrowingStream<AMQPDelivery, any Error>.Continuation
 }
 

@@ -1,5 +1,6 @@
 import CRabbitMQ
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -96,6 +97,9 @@ final class ConnectionLoop {
     private var generation: UInt64 = 0
     /// Counts openings of the consumer channel; delivery tags of other incarnations are dead.
     private var consumerChannelIncarnation: UInt64 = 0
+    /// A consumer's own prefetch was sent on the current consumer channel:
+    /// consumers without one need the connection-wide count again.
+    private var perConsumerPrefetchApplied = false
 
     /// Commands taken from the shared queue (storage swapped back and forth).
     private var incoming: [Command] = []
@@ -604,6 +608,7 @@ final class ConnectionLoop {
         switch channel {
         case ChannelNumber.consumer:
             session.consumerChannelOpen = false
+            shared.liveConsumerIncarnation.store(0, ordering: .releasing)
             partialDelivery = nil
         case ChannelNumber.publisher:
             session.publisherChannelOpen = false
@@ -663,6 +668,8 @@ final class ConnectionLoop {
             try openChannel(ChannelNumber.consumer)
             session.consumerChannelOpen = true
             consumerChannelIncarnation += 1
+            perConsumerPrefetchApplied = false
+            shared.liveConsumerIncarnation.store(consumerChannelIncarnation, ordering: .releasing)
             partialDelivery = nil
             do {
                 if let prefetch = topology.prefetch {
@@ -738,6 +745,13 @@ final class ConnectionLoop {
         var check = QueueDeclaration(name: consumer.queue, durable: false, exclusive: false, autoDelete: false, arguments: [:])
         check.serverNamed = false
         _ = try queueDeclareRPC(check, passive: true)
+        if let prefetch = consumer.prefetch {
+            try basicQosRPC(count: prefetch, global: false)
+            perConsumerPrefetchApplied = true
+        } else if perConsumerPrefetchApplied {
+            try basicQosRPC(count: topology.prefetch?.count ?? 0, global: topology.prefetch?.global ?? false)
+            perConsumerPrefetchApplied = false
+        }
         try rpc(ChannelNumber.consumer, "consuming from queue '\(consumer.queue)' as '\(consumer.tag)'") { state in
             amqp_basic_consume(
                 state, ChannelNumber.consumer, scratch.bytes(consumer.queue), scratch.bytes(consumer.tag),
@@ -1197,6 +1211,7 @@ final class ConnectionLoop {
         }
         nextEndpointIndex = (session.endpointIndex + 1) % max(configuration.endpoints.count, 1)
         self.session = nil
+        shared.liveConsumerIncarnation.store(0, ordering: .releasing)
         partialDelivery = nil
         partialReturn = nil
         let lost = AMQPError(
@@ -1229,6 +1244,7 @@ final class ConnectionLoop {
             logger.info("Closing the connection to the broker", metadata: ["amqp.endpoint": "\(session.endpoint)"])
             _ = amqp_connection_close(session.state, Int32(AMQP_REPLY_SUCCESS))
             self.session = nil
+            shared.liveConsumerIncarnation.store(0, ordering: .releasing)
         }
         let error = AMQPError(code: .shutDown, message: "the connection was shut down")
         let remaining = shared.markStopped()

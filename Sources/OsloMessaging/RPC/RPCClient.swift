@@ -84,7 +84,14 @@ public final class RPCClient: Sendable {
     /// Returns once the broker confirmed the message; throws otherwise (the
     /// caller may retry). The control exchange is declared once first, as
     /// oslo's publisher does, so that a first publish never meets a 404.
-    public func cast(_ request: RPCRequest, topic: String, server: String? = nil) async throws {
+    ///
+    /// With `mandatory`, a cast no queue is bound for is returned by the
+    /// broker instead of being dropped, and the outcome says so
+    /// (``AMQPPublishOutcome/returned(replyCode:replyText:)``); the caller
+    /// decides whether to retry (e.g. until the engine re-declared its queue
+    /// after a broker restart).
+    @discardableResult
+    public func cast(_ request: RPCRequest, topic: String, server: String? = nil, mandatory: Bool = false) async throws -> AMQPPublishOutcome {
         var request = request
         request.messageID = nil
         request.replyQueue = nil
@@ -95,11 +102,26 @@ public final class RPCClient: Sendable {
         let body = try request.encodedBody()
         let routingKey = Self.routingKey(topic: topic, server: server)
         try await declareControlExchange()
+        if mandatory {
+            let outcome = try await connection.publish(
+                body: body, exchange: exchange, routingKey: routingKey,
+                properties: OsloMessageProperties.make(expiration: nil), mandatory: true
+            )
+            logger.debug(
+                "Cast sent",
+                metadata: [
+                    "oslo.method": "\(request.method)", "amqp.routing_key": "\(routingKey)",
+                    "oslo.unique_id": "\(request.uniqueID ?? "")", "amqp.outcome": "\(outcome)",
+                ]
+            )
+            return outcome
+        }
         try await publish(body, routingKey: routingKey, expiration: nil)
         logger.debug(
             "Cast sent",
             metadata: ["oslo.method": "\(request.method)", "amqp.routing_key": "\(routingKey)", "oslo.unique_id": "\(request.uniqueID ?? "")"]
         )
+        return .acknowledged
     }
 
     /// Sends a call and waits for its reply, as oslo's rabbit driver does.

@@ -57,3 +57,34 @@ public struct RPCIncomingSequence: AsyncSequence, Sendable {
         AsyncIterator(buffer: buffer)
     }
 }
+
+extension RPCIncomingSequence {
+    /// Feeds an ``RPCIncomingSequence`` by hand: the in-memory transports of
+    /// unit tests deliver through it what a broker would.
+    public struct Source: Sendable {
+        let buffer: IncomingBuffer<RPCIncoming>
+
+        /// Adds a delivery; `false` once the sequence has finished.
+        @discardableResult
+        public func yield(_ incoming: RPCIncoming) -> Bool {
+            buffer.append(incoming)
+        }
+
+        /// Ends the sequence after what it holds (with `failure` if given).
+        public func finish(throwing failure: (any Error)? = nil) {
+            buffer.finish(throwing: failure)
+        }
+    }
+
+    /// A sequence and its source. `onCancel` runs when the iterating task is
+    /// cancelled (the sequence keeps returning what it holds, as the
+    /// server's does).
+    public static func makeSource(onCancel: @escaping @Sendable () -> Void = {}) -> (RPCIncomingSequence, Source) {
+        let buffer = IncomingBuffer<RPCIncoming>(onCancel: onCancel)
+        return (RPCIncomingSequence(buffer: buffer), Source(buffer: buffer))
+    }
+}
+
+/// What the broker did with a published message (re-exported for the RPC
+/// layer's users).
+public typealias RPCPublishOutcome = AMQPPublishOutcome

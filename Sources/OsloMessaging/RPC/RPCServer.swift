@@ -46,6 +46,11 @@ public final class RPCServer: Sendable {
     /// basic.qos prefetch count of each of the three consumers (not global:
     /// RabbitMQ refuses global QoS on quorum queues); 0 = no limit (no basic.qos sent).
     public let prefetch: UInt16
+    /// The prefetch count of the server and fanout consumers when it differs
+    /// from ``prefetch`` (`nil`: the same, as oslo). An executor bounds its
+    /// unacknowledged deliveries by giving these two queues, which carry
+    /// requests only when addressed to this host, a count of 1.
+    public let secondaryPrefetch: UInt16?
     /// The private fanout queue, `<topic>_fanout_<uuid hex>` (named at init).
     public let fanoutQueueName: String
 
@@ -73,6 +78,7 @@ public final class RPCServer: Sendable {
         target: RPCTarget,
         options: OsloTopologyOptions,
         prefetch: UInt16,
+        secondaryPrefetch: UInt16? = nil,
         logger: Logger
     ) {
         self.connection = connection
@@ -80,6 +86,7 @@ public final class RPCServer: Sendable {
         self.target = target
         self.options = options
         self.prefetch = prefetch
+        self.secondaryPrefetch = secondaryPrefetch == prefetch ? nil : secondaryPrefetch
         self.topology = OsloTopology(options: options)
         self.fanoutQueueName = "\(target.topic)_fanout_\(MessageID.generate())"
         var logger = logger
@@ -148,7 +155,9 @@ public final class RPCServer: Sendable {
                 try await connection.setPrefetch(count: prefetch, global: false)
             }
             for (kind, declaration) in declarations {
-                let consumer = try await connection.consume(queue: declaration.name, arguments: topology.consumerArguments)
+                let consumer = try await connection.consume(
+                    queue: declaration.name, arguments: topology.consumerArguments, prefetch: ownPrefetch(kind)
+                )
                 started.append((kind, consumer, declaration))
             }
         } catch {
@@ -350,7 +359,9 @@ public final class RPCServer: Sendable {
             }
             do {
                 try await connection.declareOsloQueue(declaration, logger: logger)
-                let consumer = try await connection.consume(queue: declaration.name, arguments: topology.consumerArguments)
+                let consumer = try await connection.consume(
+                    queue: declaration.name, arguments: topology.consumerArguments, prefetch: ownPrefetch(kind)
+                )
                 let registered = state.withLock { state in
                     guard state.phase == .running else {
                         return false
@@ -374,7 +385,34 @@ public final class RPCServer: Sendable {
         }
     }
 
+    /// The consumer's own prefetch count: only the server and fanout
+    /// consumers have one, and only when ``secondaryPrefetch`` is set.
+    private func ownPrefetch(_ kind: RPCQueueKind) -> UInt16? {
+        guard let secondaryPrefetch, prefetch > 0, kind != .topic else { return nil }
+        return secondaryPrefetch
+    }
+
     // MARK: Acknowledgements
+
+    /// Whether `incoming` can still be acknowledged: the channel it arrived
+    /// on is open. A delivery that is not current has gone back to the
+    /// broker, which redelivers it: it must not be started.
+    public func isCurrent(_ incoming: RPCIncoming) -> Bool {
+        connection.isCurrent(incoming.delivery)
+    }
+
+    /// Publishes the delivery byte for byte (body and properties) to the
+    /// server's exchange with routing key `topic`, mandatory, on the reply
+    /// connection, and waits for the broker's confirm: a request handed to
+    /// another consumer (e.g. a Python executor) that answers it itself.
+    /// Returns whether a queue took it; throws when the broker did not
+    /// confirm it (the request was then possibly not forwarded).
+    public func forward(_ incoming: RPCIncoming, toTopic topic: String) async throws -> AMQPPublishOutcome {
+        try await replyConnection.publish(
+            body: incoming.delivery.body, exchange: target.exchange, routingKey: topic,
+            properties: incoming.delivery.properties, mandatory: true
+        )
+    }
 
     /// Acknowledges the delivery (basic.ack; does not wait).
     public func acknowledge(_ incoming: RPCIncoming) {
