@@ -21,6 +21,22 @@ public struct IssuedToken: Sendable, Hashable {
 ///
 /// Every catalog endpoint is `<baseURL>/<Region>/<interface>/<service>...` so that the
 /// request log shows which endpoint a client picked; all of them reach the same state.
+///
+/// Tokens and trusts, for tests of token expiry:
+/// * `POST /v3/auth/tokens` takes password and token methods, and a trust scope
+///   (`{"OS-TRUST:trust": {"id": ...}}`) for the trust's trustee: the token gets the trust's
+///   project and roles, and with impersonation the trustor as its user. Two trusts are seeded,
+///   both from `admin` to `mistral` on `demo`: ``SimulatorDefaults/demoTrustID`` (member role,
+///   no impersonation) and ``SimulatorDefaults/impersonatingTrustID`` (as Mistral makes them for
+///   cron triggers: impersonation, admin's roles).
+/// * `POST /_simulator/tokens` mints a token without a password: `{"user", "project",
+///   "nocatalog"}` for a project-scoped one, `{"trust": "<id>"}` for a trust-scoped one
+///   (``issueToken(user:project:includeCatalog:)``, ``issueTrustToken(_:includeCatalog:)``).
+/// * Lifetime: the `token_ttl` setting (`PUT /_simulator/settings {"token_ttl": 30}`, default
+///   3600 s) applies to tokens issued after the change; `POST /_simulator/clock/advance
+///   {"seconds": n}` ages every token; `POST /_simulator/tokens/expire` expires all of them.
+///   Services then answer 401 as keystonemiddleware does; `GET /_simulator/requests` shows which
+///   `X-Auth-Token` each request carried.
 public final class OpenStackSimulator: Sendable {
     /// The port the server listens on (the ephemeral one when the configuration asked for 0).
     public let port: Int
@@ -121,6 +137,16 @@ public final class OpenStackSimulator: Sendable {
         includeCatalog: Bool = true
     ) throws(SimulatorError) -> IssuedToken {
         try core.issueToken(user: user, project: project, includeCatalog: includeCatalog)
+    }
+
+    /// Mints a token for the trustee of `trustID` (`mistral` for the seeded trusts), scoped to
+    /// the trust, as Mistral's engine gets one for a cron trigger; without HTTP. With an
+    /// impersonating trust (``SimulatorDefaults/impersonatingTrustID``) the token's user is the
+    /// trustor. It lives ``SimulatorSettings/tokenTTL`` seconds.
+    public func issueTrustToken(
+        _ trustID: String = SimulatorDefaults.impersonatingTrustID, includeCatalog: Bool = true
+    ) throws(SimulatorError) -> IssuedToken {
+        try core.issueTrustToken(trustID: trustID, includeCatalog: includeCatalog)
     }
 
     /// Expires every token issued so far (services then answer 401); returns how many were valid.

@@ -117,6 +117,14 @@ final class SimulatorCore: Sendable {
             return .json(200, ["expired": .integer(Int64(expireTokens()))])
         case ("POST", ["tokens"]):
             let json = (try? body(request)) ?? [:]
+            if let trust = json["trust"] {
+                // A token for the trust's trustee, scoped to the trust (a cron trigger's token).
+                guard let trustID = trust.stringValue else { throw SimulatorError("trust must be a trust id") }
+                let issued = try issueTrustToken(
+                    trustID: trustID, includeCatalog: json["nocatalog"]?.boolValue != true)
+                return .json(
+                    201, ["id": .string(issued.id), "body": issued.response], headers: [("X-Subject-Token", issued.id)])
+            }
             let issued = try issueToken(
                 user: json["user"]?.stringValue ?? SimulatorDefaults.adminUserName,
                 project: json["project"].map { $0.isNull ? nil : $0.stringValue } ?? SimulatorDefaults.demoProjectName,
@@ -171,6 +179,15 @@ final class SimulatorCore: Sendable {
                 state.identity.tokens[id]?.expiresAt = now.adding(seconds: -1)
             }
             return count
+        }
+    }
+
+    func issueTrustToken(trustID: String, includeCatalog: Bool) throws(SimulatorError) -> IssuedToken {
+        try withState { (state: inout CloudState) throws(SimulatorError) -> IssuedToken in
+            let token = try state.mintTrustToken(trustID: trustID, now: state.clock.now())
+            return IssuedToken(
+                id: token.id, response: state.tokenBody(token, includeCatalog: includeCatalog),
+                expiresAt: token.expiresAt.keystoneFormat)
         }
     }
 

@@ -49,8 +49,14 @@ public struct SimulatorSettings: Sendable, Hashable {
 
     public var delays: Delays
     public var failures: Failures
-    /// Lifetime of newly issued tokens, in seconds.
+    /// Lifetime of newly issued tokens, in seconds (`token_ttl`). Tokens issued before a change
+    /// keep their expiry. Tests make tokens expire mid-run with a short lifetime plus
+    /// ``OpenStackSimulator/advanceClock(by:)`` (`POST /_simulator/clock/advance`), or all at once
+    /// with ``OpenStackSimulator/expireTokens()`` (`POST /_simulator/tokens/expire`).
     public var tokenTTL: Double
+
+    /// The longest `token_ttl` the control API takes.
+    public static let maximumTokenTTL: Double = 315_360_000
 
     /// Defaults: 1 s transitions, no failures, one-hour tokens.
     public init(delays: Delays = Delays(all: 1), failures: Failures = Failures(), tokenTTL: Double = 3600) {
@@ -118,7 +124,12 @@ public struct SimulatorSettings: Sendable, Hashable {
             case "fail_next_trove_backup":
                 failures.troveBackup = try count(value, key)
             case "token_ttl":
-                tokenTTL = try seconds(value, key)
+                let ttl = try seconds(value, key)
+                // Expiry times are whole microseconds in an Int64: keep far from its end.
+                guard ttl <= Self.maximumTokenTTL else {
+                    throw SimulatorError("token_ttl must be at most \(Int(Self.maximumTokenTTL)) seconds (10 years)")
+                }
+                tokenTTL = ttl
             default:
                 throw SimulatorError("unknown setting '\(key)'")
             }

@@ -35,6 +35,9 @@ public enum SimulatorDefaults {
 
     /// A trust from `admin` (trustor) to `mistral` (trustee) on `demo` with the member role.
     public static let demoTrustID = "0f5e8d2c7b6a4e3d9c1b2a3f4e5d6c7b"
+    /// A trust as Mistral makes them for cron triggers: from `admin` (trustor) to `mistral`
+    /// (trustee) on `demo` with admin's roles, and impersonation, so that its tokens' user is `admin`.
+    public static let impersonatingTrustID = "7a3c9e1f5b2d4c8e9f0a1b2c3d4e5f60"
 
     /// The available 10 GB volume the README demo backs up.
     public static let demoVolumeID = "11111111-2222-3333-4444-555555555555"

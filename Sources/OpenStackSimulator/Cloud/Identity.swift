@@ -79,7 +79,13 @@ struct IdentityDirectory: Sendable {
                 TrustRecord(
                     id: SimulatorDefaults.demoTrustID, trustorUserID: SimulatorDefaults.adminUserID,
                     trusteeUserID: SimulatorDefaults.mistralUserID, projectID: SimulatorDefaults.demoProjectID,
-                    roles: ["member"], impersonation: false)
+                    roles: ["member"], impersonation: false),
+                // As Mistral makes them for cron triggers (mistral/services/security.py create_trust):
+                // impersonation on, the trustor's roles on the project.
+                TrustRecord(
+                    id: SimulatorDefaults.impersonatingTrustID, trustorUserID: SimulatorDefaults.adminUserID,
+                    trusteeUserID: SimulatorDefaults.mistralUserID, projectID: SimulatorDefaults.demoProjectID,
+                    roles: ["reader", "member", "admin"], impersonation: true),
             ])
     }
 
@@ -369,18 +375,7 @@ extension CloudState {
                 token.systemScope = true
                 token.roles = ["admin", "member", "reader"]
             } else if let trustReference = scope["OS-TRUST:trust"] {
-                guard let trustID = trustReference["id"]?.stringValue,
-                    let trust = identity.trusts.first(where: { $0.id == trustID })
-                else {
-                    throw .notFound("Could not find trust: \(trustReference["id"]?.stringValue ?? "").")
-                }
-                guard trust.trusteeUserID == user.id else {
-                    throw ServiceFailure(403, "The requested user is not the trustee of this trust.")
-                }
-                token.projectID = trust.projectID
-                token.roles = trust.roles
-                token.trustID = trust.id
-                if trust.impersonation { token.userID = trust.trustorUserID }
+                try applyTrustScope(to: &token, trustID: trustReference["id"]?.stringValue ?? "", trustee: user)
             } else {
                 throw .badRequest("Invalid input for field 'scope'.")
             }
@@ -389,6 +384,39 @@ extension CloudState {
         return .json(
             201, tokenBody(token, includeCatalog: !query.contains("nocatalog")),
             headers: [("X-Subject-Token", token.id)])
+    }
+
+    /// Scopes `token` to a trust the way Keystone does for its trustee: the trust's project and
+    /// roles; with impersonation the token's user is the trustor (keystone/token/provider.py).
+    private func applyTrustScope(to token: inout TokenRecord, trustID: String, trustee: UserRecord) throws(ServiceFailure) {
+        guard let trust = identity.trusts.first(where: { $0.id == trustID }) else {
+            throw .notFound("Could not find trust: \(trustID).")
+        }
+        guard trust.trusteeUserID == trustee.id else {
+            throw ServiceFailure(403, "The requested user is not the trustee of this trust.")
+        }
+        token.projectID = trust.projectID
+        token.roles = trust.roles
+        token.trustID = trust.id
+        if trust.impersonation { token.userID = trust.trustorUserID }
+    }
+
+    /// Mints a token for the trustee of `trustID`, scoped to the trust, without HTTP: what
+    /// Mistral's engine gets (with the `[keystone_authtoken]` user's password) for a cron trigger.
+    mutating func mintTrustToken(trustID: String, now: Timestamp) throws(SimulatorError) -> TokenRecord {
+        guard let trust = identity.trusts.first(where: { $0.id == trustID }),
+            let trustee = identity.user(id: trust.trusteeUserID)
+        else { throw SimulatorError("unknown trust '\(trustID)'") }
+        var token = TokenRecord(
+            id: Identifiers.token(), userID: trustee.id, methods: ["password"], auditIDs: [Identifiers.auditID()],
+            issuedAt: now, expiresAt: now.adding(seconds: settings.tokenTTL), roles: [])
+        do {
+            try applyTrustScope(to: &token, trustID: trustID, trustee: trustee)
+        } catch {
+            throw SimulatorError(error.message)
+        }
+        identity.tokens[token.id] = token
+        return token
     }
 
     /// Mints a project-scoped token without HTTP (the in-process test helper).
