@@ -42,6 +42,21 @@ struct HTTPCall: Sendable {
     var tls: TLSOptions
     /// Text to keep out of messages (the tokens of the call).
     var redaction: Redaction
+    /// Whose credentials the call carries (logged, never the token itself).
+    var credentialSource: CredentialSource? = nil
+}
+
+/// Whose credentials an OpenStack call carries: the log metadata
+/// `openstack.credential_source` of every request line.
+enum CredentialSource: String, Sendable {
+    /// The token Mistral sent with the request.
+    case requestToken = "request_token"
+    /// A token the worker got for the request's trust after the request's
+    /// own trust-scoped token expired (or was about to).
+    case refreshedTrustToken = "refreshed_trust_token"
+    /// The `[keystone_authtoken]` service user: its password (issuing its
+    /// own token, or a trust token as the trustee) or its token.
+    case serviceUser = "service_user"
 }
 
 /// An answer, whatever its status.

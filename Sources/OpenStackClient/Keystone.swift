@@ -41,6 +41,23 @@ struct Keystone {
 
     /// The password-auth body for `credentials`, project-scoped by name.
     static func passwordAuthBody(_ credentials: ServiceCredentials) -> JSON {
+        passwordAuthBody(
+            credentials,
+            scope: [
+                "project": [
+                    "name": .string(credentials.projectName),
+                    "domain": ["name": .string(credentials.projectDomainName)],
+                ]
+            ])
+    }
+
+    /// The password-auth body for `credentials` (the trustee), scoped to
+    /// the trust `trustID`: what Mistral's `client_for_trusts` sends.
+    static func trustAuthBody(_ credentials: ServiceCredentials, trustID: String) -> JSON {
+        passwordAuthBody(credentials, scope: ["OS-TRUST:trust": ["id": .string(trustID)]])
+    }
+
+    private static func passwordAuthBody(_ credentials: ServiceCredentials, scope: JSON) -> JSON {
         [
             "auth": [
                 "identity": [
@@ -53,22 +70,65 @@ struct Keystone {
                         ]
                     ],
                 ],
-                "scope": [
-                    "project": [
-                        "name": .string(credentials.projectName),
-                        "domain": ["name": .string(credentials.projectDomainName)],
-                    ]
-                ],
+                "scope": scope,
             ]
         ]
     }
 
     /// `POST {auth}/v3/auth/tokens` with the service user's password.
     func issueServiceToken(_ credentials: ServiceCredentials, logger: Logger) async throws -> ServiceToken {
+        let issued = try await issueToken(
+            body: Self.passwordAuthBody(credentials), credentials: credentials, secrets: [], logger: logger
+        ) { status, message in
+            guard status == 401 else { return nil }
+            return "Keystone rejected the service credentials of [keystone_authtoken] (\(credentials))"
+                + (message.isEmpty ? "" : ": \(message)")
+        }
+        return ServiceToken(
+            id: issued.id,
+            expiresAt: issued.token["expires_at"]?.stringValue.flatMap(Timestamps.parseISO8601),
+            projectID: issued.token["project"]?["id"]?.stringValue,
+            catalog: ServiceCatalog(json: .object(issued.token)))
+    }
+
+    /// `POST {auth}/v3/auth/tokens` as the trustee (the `[keystone_authtoken]`
+    /// user, whom Mistral makes the trustee of its trusts), scoped to the
+    /// trust `trustID`. Returns the token id and body; the trust id never
+    /// appears in errors.
+    func issueTrustToken(
+        _ credentials: ServiceCredentials, trustID: String, logger: Logger
+    ) async throws -> (id: String, token: JSONObject) {
+        try await issueToken(
+            body: Self.trustAuthBody(credentials, trustID: trustID), credentials: credentials, secrets: [trustID],
+            logger: logger
+        ) { status, message in
+            let said = message.isEmpty ? "" : ": \(message)"
+            switch status {
+            case 401:
+                return "Keystone rejected the trustee credentials of [keystone_authtoken] (\(credentials))\(said)"
+            case 403:
+                return "Keystone refused the [keystone_authtoken] user (\(credentials)) a token for the request's trust"
+                    + "\(said) (Mistral makes its own [keystone_authtoken] user the trustee: does the worker use the "
+                    + "same user as Mistral?)"
+            case 404:
+                return "Keystone does not know the request's trust (deleted, or expired)\(said)"
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// Issues a token with a password `body`. `unauthenticatedMessage`
+    /// turns an error status and Keystone's (redacted) message into the
+    /// text of an `.unauthenticated` error, or nil for a plain `.http` one.
+    private func issueToken(
+        body json: JSON, credentials: ServiceCredentials, secrets: [String], logger: Logger,
+        unauthenticatedMessage: (Int, String) -> String?
+    ) async throws -> (id: String, token: JSONObject) {
         let path = "/v3/auth/tokens"
         let body: [UInt8]
         do {
-            body = try Self.passwordAuthBody(credentials).encoded(style: .compact)
+            body = try json.encoded(style: .compact)
         } catch {
             throw OpenStackError(
                 kind: .invalidResponse("cannot encode the token request: \(error)"), service: .identity,
@@ -80,33 +140,31 @@ struct Keystone {
             // Issuing a second token does no harm.
             isIdempotent: true,
             tls: TLSOptions(insecure: credentials.insecure, caFile: credentials.caFile),
-            redaction: Redaction(secrets: [credentials.password]))
+            redaction: Redaction(secrets: [credentials.password] + secrets), credentialSource: .serviceUser)
         let result = try await executor.execute(call, logger: logger)
         guard (200..<300).contains(result.status) else {
             let failure = ErrorBody(body: result.body)
             let message = call.redaction.apply(failure.message)
-            if result.status == 401 {
-                throw OpenStackError(
-                    kind: .unauthenticated(
-                        "Keystone rejected the service credentials of [keystone_authtoken] (\(credentials))"
-                            + (message.isEmpty ? "" : ": \(message)")),
-                    service: .identity, method: "POST", path: path)
+            if let text = unauthenticatedMessage(result.status, message) {
+                throw OpenStackError(kind: .unauthenticated(text), service: .identity, method: "POST", path: path)
             }
             throw OpenStackError(
                 kind: .http(status: result.status, fault: failure.fault, message: message), service: .identity,
                 method: "POST", path: path, retryAfterSeconds: RetryAfter.seconds(result.header("Retry-After")))
         }
-        guard let id = result.header("X-Subject-Token"), !id.isEmpty else {
+        guard let id = result.header("X-Subject-Token"), Self.isPlausibleToken(id) else {
             throw OpenStackError(
-                kind: .invalidResponse("Keystone issued a token without an X-Subject-Token header"),
+                kind: .invalidResponse("Keystone issued a token without a usable X-Subject-Token header"),
                 service: .identity, method: "POST", path: path)
         }
-        let token = try Self.tokenBody(result, method: "POST", path: path)
-        return ServiceToken(
-            id: id,
-            expiresAt: token["expires_at"]?.stringValue.flatMap(Timestamps.parseISO8601),
-            projectID: token["project"]?["id"]?.stringValue,
-            catalog: ServiceCatalog(json: .object(token)))
+        return (id, try Self.tokenBody(result, method: "POST", path: path))
+    }
+
+    /// A token id that can go into a header: 1 to 16384 visible ASCII
+    /// characters (Fernet tokens are about 200; PKI tokens were a few KiB).
+    static func isPlausibleToken(_ id: String) -> Bool {
+        let bytes = id.utf8
+        return !bytes.isEmpty && bytes.count <= 16_384 && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
 
     /// `GET {auth}/v3/auth/tokens`: validates `subjectToken` with the
@@ -124,7 +182,7 @@ struct Keystone {
             service: .identity, method: "GET", url: IdentityURL.make(authURL: credentials.authURL, path: "auth/tokens"),
             path: path, headers: headers, body: nil, isIdempotent: true,
             tls: TLSOptions(insecure: credentials.insecure, caFile: credentials.caFile),
-            redaction: Redaction(secrets: [subjectToken, serviceToken]))
+            redaction: Redaction(secrets: [subjectToken, serviceToken]), credentialSource: .serviceUser)
         let result = try await executor.execute(call, logger: logger)
         guard (200..<300).contains(result.status) else { throw Self.httpError(result, call: call) }
         return try Self.tokenBody(result, method: "GET", path: path)
@@ -132,13 +190,13 @@ struct Keystone {
 
     /// `GET {authURL}/v3/auth/catalog` with the user's own token.
     func catalog(
-        authURL: String, token: String, tls: TLSOptions, logger: Logger
+        authURL: String, token: String, source: CredentialSource = .requestToken, tls: TLSOptions, logger: Logger
     ) async throws -> ServiceCatalog {
         let path = "/v3/auth/catalog"
         let call = HTTPCall(
             service: .identity, method: "GET", url: IdentityURL.make(authURL: authURL, path: "auth/catalog"),
             path: path, headers: Self.jsonHeaders(token: token, hasBody: false), body: nil, isIdempotent: true,
-            tls: tls, redaction: Redaction(secrets: [token]))
+            tls: tls, redaction: Redaction(secrets: [token]), credentialSource: source)
         let result = try await executor.execute(call, logger: logger)
         guard (200..<300).contains(result.status) else {
             let error = Self.httpError(result, call: call)

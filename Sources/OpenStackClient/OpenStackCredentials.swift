@@ -8,6 +8,11 @@ import OsloMessaging
 /// trust-scoped context (cron triggers) or a target-cloud context may have
 /// no catalog; a Mistral without Keystone sends no token at all. The client
 /// then falls back to the service credentials of the configuration.
+///
+/// A trust-scoped token that expires while the action runs is replaced by
+/// a new token for the same trust (``trustID``), which the worker gets as
+/// the trustee: the `[keystone_authtoken]` user. A user's own token cannot
+/// be renewed.
 public struct OpenStackCredentials: Sendable, Equatable {
     /// The Keystone token (`auth_token`). Secret.
     public var authToken: String?
@@ -25,6 +30,8 @@ public struct OpenStackCredentials: Sendable, Equatable {
     public var caFile: String?
     /// The token is trust-scoped (`is_trust_scoped`).
     public var isTrustScoped: Bool
+    /// The trust of a trust-scoped token (`trust_id`). Secret.
+    public var trustID: String?
     /// When the token expires (`expires_at`), as sent (ISO 8601).
     public var expiresAt: String?
 
@@ -37,6 +44,7 @@ public struct OpenStackCredentials: Sendable, Equatable {
         insecure: Bool = false,
         caFile: String? = nil,
         isTrustScoped: Bool = false,
+        trustID: String? = nil,
         expiresAt: String? = nil
     ) {
         self.authToken = authToken
@@ -47,6 +55,7 @@ public struct OpenStackCredentials: Sendable, Equatable {
         self.insecure = insecure
         self.caFile = caFile
         self.isTrustScoped = isTrustScoped
+        self.trustID = trustID
         self.expiresAt = expiresAt
     }
 
@@ -66,6 +75,7 @@ public struct OpenStackCredentials: Sendable, Equatable {
             insecure: context.isInsecure,
             caFile: nonEmpty(context.authCACert),
             isTrustScoped: context.isTrustScoped,
+            trustID: nonEmpty(context.trustID),
             expiresAt: nonEmpty(context.expiresAt)
         )
     }

@@ -89,6 +89,8 @@ public struct OpenStackClient: Sendable {
     let logger: Logger
     /// The token and catalog to use, found once per client (per action run).
     let resolvedAuthCache = SingleFlight<ResolvedAuth>()
+    /// The token of a trust-scoped request as it is renewed.
+    let trustTokens = TrustTokenState()
 
     init(session: OpenStackSession, credentials: OpenStackCredentials, actionRegion: String?, logger: Logger) {
         self.session = session
@@ -123,19 +125,26 @@ public struct OpenStackClient: Sendable {
     public func endpoint(for service: OpenStackService) async throws -> String {
         try checkTokenExpiry()
         let auth = try await resolve()
-        return try endpoint(for: service, auth: auth)
+        return try endpoint(for: service, auth: auth, token: try await actingToken(for: auth))
     }
 
-    private func endpoint(for service: OpenStackService, auth: ResolvedAuth) throws(OpenStackError) -> String {
-        try auth.catalog.endpoint(
+    /// The endpoint of `service`: from the request's catalog, or for a
+    /// request that came without one, from the renewed trust token's.
+    private func endpoint(
+        for service: OpenStackService, auth: ResolvedAuth, token: ActingToken
+    ) throws(OpenStackError) -> String {
+        var catalog = auth.catalog
+        if credentials.catalog == nil, token.source == .refreshedTrustToken, let renewed = token.catalog {
+            catalog = renewed
+        }
+        return try catalog.endpoint(
             for: service, region: session.region(for: service, actionRegion: actionRegion, credentials: credentials),
-            interface: session.settings.interface, projectID: auth.projectID)
+            interface: session.settings.interface, projectID: auth.projectID ?? token.projectID)
     }
 
     private func perform(_ request: OpenStackRequest) async throws -> OpenStackResponse {
         try checkTokenExpiry()
         let auth = try await resolve()
-        let endpoint = try endpoint(for: request.service, auth: auth)
         var body: [UInt8]?
         if let json = request.body {
             do {
@@ -146,34 +155,62 @@ public struct OpenStackClient: Sendable {
                     service: request.service, method: request.method, path: request.path)
             }
         }
-        let token: String
-        switch auth.acting {
-        case .user(let userToken): token = userToken
-        case .serviceUser(let credentials): token = try await session.serviceToken(credentials, logger: logger).id
-        }
-        var call = HTTPCall(
-            service: request.service, method: request.method,
-            url: RequestURL.make(endpoint: endpoint, path: request.path, query: request.query),
-            path: request.path, headers: Self.headers(for: request, token: token, hasBody: body != nil), body: body,
-            isIdempotent: request.isIdempotent, tls: auth.tls, redaction: Redaction(secrets: [token]))
+        let token = try await actingToken(for: auth)
+        var call = try makeCall(request, auth: auth, token: token, body: body, redacting: [])
         var result = try await session.executor.execute(call, logger: logger)
+        guard result.status == 401 else { return try Self.response(from: result, call: call) }
 
-        if result.status == 401, case .serviceUser(let credentials) = auth.acting {
+        let metadata: Logger.Metadata = [
+            "openstack.service": "\(request.service.rawValue)", "http.method": "\(request.method)",
+            "http.path": "\(request.path)", "http.status": "401",
+        ]
+        let fresh: ActingToken
+        switch auth.acting {
+        case .serviceUser(let credentials):
             // The cached service token was revoked or expired early: one new
             // token, one more try.
-            session.dropServiceToken(token)
-            let fresh = try await session.serviceToken(credentials, logger: logger).id
-            logger.notice(
-                "The service token was rejected; retrying with a new one",
-                metadata: [
-                    "openstack.service": "\(request.service.rawValue)", "http.method": "\(request.method)",
-                    "http.path": "\(request.path)", "http.status": "401",
-                ])
-            call.headers = Self.headers(for: request, token: fresh, hasBody: body != nil)
-            call.redaction = Redaction(secrets: [token, fresh])
-            result = try await session.executor.execute(call, logger: logger)
+            session.dropServiceToken(token.id)
+            fresh = ActingToken(id: try await session.serviceToken(credentials, logger: logger).id, source: .serviceUser)
+            logger.notice("The service token was rejected; retrying with a new one", metadata: metadata)
+        case .user where credentials.isTrustScoped:
+            // The trust-scoped token expired (or was revoked) during the
+            // action: one new token for the trust, one more try. The 401
+            // came from keystonemiddleware, before the service acted, so
+            // even a write is safe to send again.
+            let said = call.redaction.apply(ErrorBody(body: result.body).message)
+            let whose = token.source == .requestToken ? "the request's" : "the renewed"
+            fresh = try await replaceRejectedTrustToken(
+                token,
+                rejection: "\(request.service.projectName) rejected \(whose) trust-scoped Keystone token (401"
+                    + (said.isEmpty ? ")" : ": \(said))")
+                    + (token.expiresAtText.map { "; it expires at \($0)" } ?? ""))
+            logger.notice("The trust-scoped token was rejected; retrying with a new token for the trust", metadata: metadata)
+        case .user:
+            throw userTokenRejected(result, call: call)
+        }
+        call = try makeCall(request, auth: auth, token: fresh, body: body, redacting: [token.id])
+        result = try await session.executor.execute(call, logger: logger)
+        if result.status == 401, fresh.source == .refreshedTrustToken {
+            var error = Keystone.httpError(result, call: call)
+            if case .http(let status, let fault, let message) = error.kind {
+                let note = "a token Keystone had just issued for the request's trust was rejected too"
+                error.kind = .http(status: status, fault: fault, message: message.isEmpty ? note : "\(message) (\(note))")
+            }
+            throw error
         }
         return try Self.response(from: result, call: call)
+    }
+
+    private func makeCall(
+        _ request: OpenStackRequest, auth: ResolvedAuth, token: ActingToken, body: [UInt8]?, redacting: [String]
+    ) throws(OpenStackError) -> HTTPCall {
+        let endpoint = try endpoint(for: request.service, auth: auth, token: token)
+        return HTTPCall(
+            service: request.service, method: request.method,
+            url: RequestURL.make(endpoint: endpoint, path: request.path, query: request.query),
+            path: request.path, headers: Self.headers(for: request, token: token.id, hasBody: body != nil), body: body,
+            isIdempotent: request.isIdempotent, tls: auth.tls, redaction: Redaction(secrets: [token.id] + redacting),
+            credentialSource: token.source)
     }
 
     static func headers(

@@ -9,7 +9,9 @@ public struct OpenStackSettings: Sendable, Equatable {
     public var interface: String
     /// Service credentials (`[keystone_authtoken]`): used for requests that
     /// carry no catalog (trust-scoped, target clouds) or no token at all
-    /// (a Mistral without Keystone). Nil: such requests fail clearly.
+    /// (a Mistral without Keystone), and as the trustee that renews the
+    /// token of a trust-scoped request (Mistral makes this user the
+    /// trustee of its trusts). Nil: such requests fail clearly.
     public var serviceCredentials: ServiceCredentials?
     /// How long one HTTP request may take, connection included.
     public var requestTimeout: Duration

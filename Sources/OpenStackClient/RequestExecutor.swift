@@ -101,6 +101,9 @@ final class RequestExecutor: Sendable {
             "http.method": "\(call.method)",
             "http.path": "\(call.path)",
         ]
+        if let source = call.credentialSource {
+            metadata["openstack.credential_source"] = "\(source.rawValue)"
+        }
         metadata.merge(extra) { _, new in new }
         return metadata
     }

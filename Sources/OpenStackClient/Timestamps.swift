@@ -37,9 +37,10 @@ public enum Timestamps {
         if scanner.skip("Z") || scanner.skip("z") {
             // UTC
         } else if let sign = scanner.sign() {
-            guard let offsetHours = scanner.digits(2) else { return nil }
+            guard let offsetHours = scanner.digits(2), offsetHours <= 23 else { return nil }
             _ = scanner.skip(":")
             let offsetMinutes = scanner.digits(2) ?? 0
+            guard offsetMinutes <= 59 else { return nil }
             offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
         }
         guard scanner.isAtEnd else { return nil }

@@ -55,8 +55,10 @@ struct CredentialsTests {
         let credentials = OpenStackCredentials(authToken: "t", catalog: catalog, expiresAt: expiresAt)
         let client = session.client(credentials: credentials, logger: quietLogger)
         let error = await #expect(throws: OpenStackError.self) { try await client.get(.compute, "/servers") }
-        #expect(error?.kind == .unauthenticated("the request's Keystone token expired at \(expiresAt)"))
-        #expect(error?.description == "Nova GET /servers: the request's Keystone token expired at \(expiresAt)")
+        let message = OpenStackClient.expiredUserTokenMessage(expiresAt)
+        #expect(message.hasPrefix("the request's Keystone token expired at \(expiresAt) (Mistral's user token; "))
+        #expect(error?.kind == .unauthenticated(message))
+        #expect(error?.description == "Nova GET /servers: \(message)")
         try await session.shutdown()
     }
 
