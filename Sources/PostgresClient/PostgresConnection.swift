@@ -56,12 +56,14 @@ public final class PostgresConnection: Sendable {
     }
 
     /// Connects and prepares the session (UTC time zone, ISO dates). Waits at
-    /// most `connect_timeout` seconds (default 10).
+    /// most `connect_timeout` seconds (default 10); cancelling the task ends
+    /// the wait at once (the abandoned attempt is closed when it completes).
     ///
-    /// - Throws: `PostgresError` with `.authenticationFailed` or `.connectionFailed`.
+    /// - Throws: `PostgresError` with `.authenticationFailed` or
+    ///   `.connectionFailed`; `CancellationError`.
     public static func connect(configuration: PostgresConfiguration, logger: Logger) async throws -> PostgresConnection {
         let core = LibPQConnection(configuration: configuration, logger: logger)
-        try await core.run(cancellable: true) { core, _ in try core.open() }
+        try await core.openAbandoningOnCancellation()
         return PostgresConnection(core: core)
     }
 

@@ -1,6 +1,7 @@
 import CLibPQ
 import Dispatch
 import Logging
+import Synchronization
 
 /// Owns one libpq connection (`PGconn *`) and everything that must change
 /// together with it: the transaction depth, the advisory locks held, the
@@ -27,6 +28,9 @@ final class LibPQConnection: @unchecked Sendable {
     /// The last FATAL message the server sent while the connection was idle:
     /// usually why it is about to close the connection.
     private var lastIdleServerError: String?
+    /// The server sent FATAL while the connection was idle: it ends the
+    /// session, even if libpq has not read the end of the stream yet.
+    private var serverEndedSession = false
 
     /// Open `withTransaction` levels: 1 is BEGIN, higher ones are savepoints.
     var transactionDepth = 0
@@ -78,6 +82,29 @@ final class LibPQConnection: @unchecked Sendable {
             }
         } onCancel: {
             cancellation?.cancel()
+        }
+    }
+
+    /// Opens the connection on the queue. libpq's connect cannot be
+    /// interrupted (it blocks for up to `connect_timeout` when the server does
+    /// not answer), so cancelling the calling task ends the wait at once with
+    /// `CancellationError` instead: the connect finishes on the queue and the
+    /// connection is then closed, never handed out.
+    func openAbandoningOnCancellation() async throws {
+        try Task.checkCancellation()
+        let outcome = AbandonableOutcome()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                guard outcome.install(continuation) else { return }  // cancelled before it began
+                queue.async {
+                    let result = Result { try self.open() }
+                    if !outcome.finish(with: result) {
+                        self.close()  // the caller gave up waiting
+                    }
+                }
+            }
+        } onCancel: {
+            outcome.cancel()
         }
     }
 
@@ -236,6 +263,7 @@ final class LibPQConnection: @unchecked Sendable {
         case "FATAL", "PANIC", "ERROR":
             // Sent while idle: the server is about to close the connection.
             lastIdleServerError = message
+            if severity != "ERROR" { serverEndedSession = true }
             logger.warning("PostgreSQL server: \(message)", metadata: metadata)
         case "WARNING":
             logger.warning("PostgreSQL server: \(message)", metadata: metadata)
@@ -258,7 +286,10 @@ final class LibPQConnection: @unchecked Sendable {
             throw PostgresError(code: .connectionClosed, message: "the connection to \(configuration.serverAddress) is closed")
         }
         readIdleInput(handle)
-        if PQstatus(handle) == CONNECTION_OK {
+        // After an idle FATAL (a terminated backend, a server shutting down)
+        // the close may still be on its way: a statement sent now would be
+        // lost, so the connection counts as broken already.
+        if PQstatus(handle) == CONNECTION_OK && !serverEndedSession {
             return handle
         }
 
@@ -308,6 +339,7 @@ final class LibPQConnection: @unchecked Sendable {
         )
         cancelToken = nil
         lastIdleServerError = nil
+        serverEndedSession = false
         PQreset(handle)
         guard PQstatus(handle) == CONNECTION_OK else {
             throw Self.connectionError(handle, configuration, reconnecting: true)
@@ -567,6 +599,61 @@ final class LibPQConnection: @unchecked Sendable {
         } catch {
             logger.debug("rollback failed", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+/// The one resumption of a wait that cancellation may end early: whichever of
+/// `finish` and `cancel` comes first resumes the continuation.
+private final class AbandonableOutcome: Sendable {
+    private enum State {
+        case notStarted
+        case waiting(CheckedContinuation<Void, any Error>)
+        case cancelledEarly
+        case done
+    }
+
+    private let state = Mutex(State.notStarted)
+
+    /// Keeps the continuation, or resumes it with CancellationError at once
+    /// (and returns false) when the task was cancelled before.
+    func install(_ continuation: CheckedContinuation<Void, any Error>) -> Bool {
+        let cancelled = state.withLock { state -> Bool in
+            guard case .notStarted = state else {
+                state = .done
+                return true
+            }
+            state = .waiting(continuation)
+            return false
+        }
+        if cancelled { continuation.resume(throwing: CancellationError()) }
+        return !cancelled
+    }
+
+    /// Resumes with the work's result; false when the waiter already left.
+    func finish(with result: Result<Void, any Error>) -> Bool {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            guard case .waiting(let continuation) = state else { return nil }
+            state = .done
+            return continuation
+        }
+        continuation?.resume(with: result)
+        return continuation != nil
+    }
+
+    func cancel() {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            switch state {
+            case .notStarted:
+                state = .cancelledEarly
+                return nil
+            case .waiting(let continuation):
+                state = .done
+                return continuation
+            case .cancelledEarly, .done:
+                return nil
+            }
+        }
+        continuation?.resume(throwing: CancellationError())
     }
 }
 
