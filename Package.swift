@@ -178,6 +178,7 @@ let package = Package(
             name: "ActionSync",
             dependencies: [
                 "ActionKit",
+                "CheckedNumbers",
                 "OrderedJSON",
                 "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),

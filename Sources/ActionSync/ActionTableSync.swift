@@ -1,4 +1,5 @@
 import ActionKit
+import CheckedNumbers
 import Foundation
 import Logging
 import PostgresClient
@@ -46,11 +47,21 @@ public struct ActionTableSync: Sendable {
     public let settings: Settings
     /// Written into the generated module's header, e.g. `mistral-actions 0.1.0`.
     public let generator: String
+    /// How long a write waits for the action-table lock (and for any other
+    /// lock in its transaction) before it fails with
+    /// ``ActionSyncError/lockHeld(holders:waited:)``: a process that holds the
+    /// lock and hangs must not block every other start for ever.
+    public let lockTimeout: Duration
 
-    public init(registry: ActionRegistry, settings: Settings, generator: String) {
+    /// The default ``lockTimeout``: a sync takes milliseconds, so a lock held
+    /// this long belongs to a process that is stuck.
+    public static let defaultLockTimeout: Duration = .seconds(10)
+
+    public init(registry: ActionRegistry, settings: Settings, generator: String, lockTimeout: Duration = ActionTableSync.defaultLockTimeout) {
         self.registry = registry
         self.settings = settings
         self.generator = generator
+        self.lockTimeout = lockTimeout
     }
 
     /// The advisory lock every mistral-actions process takes before touching the tables.
@@ -82,8 +93,7 @@ public struct ActionTableSync: Sendable {
             let unknown = names.subtracting(desired.map(\.name))
             guard unknown.isEmpty else { throw ActionSyncError.unknownActions(unknown.sorted()) }
         }
-        return try await connection.withTransaction { connection in
-            try await connection.advisoryTransactionLock(key: Self.lockKey)
+        return try await withTableLock(on: connection) { connection in
             try await Self.checkSchema(on: connection)
             let state = try await readState(on: connection, names: desired.map(\.name))
             let plan = SyncPlanner.plan(
@@ -101,8 +111,7 @@ public struct ActionTableSync: Sendable {
     /// Removes our definitions of these (qualified) names. Names that are not
     /// ours are reported, not touched.
     public func unregister(names: [String], on connection: PostgresConnection, logger: Logger) async throws -> (removed: [String], notOurs: [String]) {
-        try await connection.withTransaction { connection in
-            try await connection.advisoryTransactionLock(key: Self.lockKey)
+        try await withTableLock(on: connection) { connection in
             try await Self.checkSchema(on: connection)
             guard let codeSource = try await readCodeSource(on: connection) else { return ([], names.sorted()) }
             var removed: [String] = []
@@ -123,8 +132,7 @@ public struct ActionTableSync: Sendable {
 
     /// Removes all our rows: the definitions and the code source.
     public func clear(on connection: PostgresConnection, logger: Logger) async throws -> [String] {
-        try await connection.withTransaction { connection in
-            try await connection.advisoryTransactionLock(key: Self.lockKey)
+        try await withTableLock(on: connection) { connection in
             try await Self.checkSchema(on: connection)
             guard let codeSource = try await readCodeSource(on: connection) else { return [] }
             let rows = try await connection.query(
@@ -150,6 +158,70 @@ public struct ActionTableSync: Sendable {
             [.text(codeSource.id)]
         )
         return (codeSource, try rows.map(Self.definition(from:)))
+    }
+
+    // MARK: - Locking
+
+    /// Runs `body` in a transaction that holds the action-table lock, waiting
+    /// at most `lockTimeout` for it.
+    ///
+    /// - Throws: ``ActionSyncError/lockHeld(holders:waited:)`` naming the
+    ///   sessions that hold the lock, when the wait times out.
+    func withTableLock<Value: Sendable>(
+        on connection: PostgresConnection,
+        _ body: (PostgresConnection) async throws -> Value
+    ) async throws -> Value {
+        do {
+            return try await connection.withTransaction { connection in
+                // SET LOCAL through set_config, so that the value is a parameter.
+                _ = try await connection.query(
+                    "SELECT set_config('lock_timeout', $1, true)", [.text("\(Self.lockTimeoutMilliseconds(lockTimeout))ms")]
+                )
+                do {
+                    try await connection.advisoryTransactionLock(key: Self.lockKey)
+                } catch let error as PostgresError where error.sqlState == "55P03" {
+                    throw LockWaitTimedOut()
+                }
+                return try await body(connection)
+            }
+        } catch is LockWaitTimedOut {
+            // The transaction is rolled back: the connection is free to ask who holds the lock.
+            let holders = (try? await Self.lockHolders(on: connection)) ?? []
+            throw ActionSyncError.lockHeld(holders: holders, waited: lockTimeout)
+        }
+    }
+
+    /// lock_timeout in whole milliseconds within what PostgreSQL accepts:
+    /// at least 1 (0 would mean no timeout), at most 2^31 - 1.
+    static func lockTimeoutMilliseconds(_ timeout: Duration) -> Int64 {
+        let milliseconds = (Seconds.seconds(of: timeout) * 1000).rounded(.up)
+        if milliseconds.isNaN || milliseconds < 1 { return 1 }
+        return Int64(truncating: milliseconds, within: 1...Int64(Int32.max)) ?? Int64(Int32.max)
+    }
+
+    /// The sessions that hold the action-table lock in this database.
+    static func lockHolders(on connection: PostgresConnection) async throws -> [ActionSyncError.LockHolder] {
+        // A bigint advisory key is stored as classid (high 32 bits), objid
+        // (low 32 bits) and objsubid 1.
+        let key = UInt64(bitPattern: lockKey)
+        let rows = try await connection.query(
+            """
+            SELECT l.pid, a.application_name, host(a.client_addr) AS client_addr
+            FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+              AND l.classid::bigint = $1 AND l.objid::bigint = $2
+              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            ORDER BY l.pid
+            """,
+            [.int(Int64(key >> 32)), .int(Int64(key & 0xffff_ffff))]
+        )
+        return try rows.map { row in
+            ActionSyncError.LockHolder(
+                pid: try row.decode("pid"),
+                applicationName: try row.decode("application_name", as: String?.self),
+                clientAddress: try row.decode("client_addr", as: String?.self)
+            )
+        }
     }
 
     // MARK: - Reading
@@ -297,6 +369,32 @@ public struct ActionTableSync: Sendable {
 public enum ActionSyncError: Error, Sendable, Equatable, CustomStringConvertible {
     case schemaMissing
     case unknownActions([String])
+    /// Another session held the action-table lock for longer than the lock
+    /// timeout. `holders` is empty when it let go before it could be named.
+    case lockHeld(holders: [LockHolder], waited: Duration)
+
+    /// A database session holding the action-table lock.
+    public struct LockHolder: Sendable, Equatable, CustomStringConvertible {
+        /// The server process id of the session (`pg_stat_activity.pid`).
+        public var pid: Int32
+        /// Its `application_name` (`mistral-actions` for this tool), when visible.
+        public var applicationName: String?
+        /// The client's address, when the server shows it to this user.
+        public var clientAddress: String?
+
+        public init(pid: Int32, applicationName: String? = nil, clientAddress: String? = nil) {
+            self.pid = pid
+            self.applicationName = applicationName
+            self.clientAddress = clientAddress
+        }
+
+        public var description: String {
+            var text = "pid \(pid)"
+            if let applicationName, !applicationName.isEmpty { text += ", application \(applicationName)" }
+            if let clientAddress, !clientAddress.isEmpty { text += ", client \(clientAddress)" }
+            return text
+        }
+    }
 
     public var description: String {
         switch self {
@@ -304,9 +402,22 @@ public enum ActionSyncError: Error, Sendable, Equatable, CustomStringConvertible
             return "Mistral's tables code_sources and dynamic_action_definitions are not in this database; check [database] connection, or run `mistral-db-manage upgrade head`"
         case .unknownActions(let names):
             return "no action named \(names.joined(separator: ", ")) in this binary (see `mistral-actions discover`)"
+        case .lockHeld(let holders, let waited):
+            let seconds = NumberOutOfRange.format(Seconds.seconds(of: waited))
+            guard !holders.isEmpty else {
+                return "another mistral-actions process held the action-table lock for more than \(seconds) s (lock_timeout) and has let go since; try again"
+            }
+            let who = holders.map { "(\($0))" }.joined(separator: ", ")
+            let release = holders.map { "SELECT pg_terminate_backend(\($0.pid))" }.joined(separator: "; ")
+            return "another mistral-actions process holds the action-table lock \(who); gave up after \(seconds) s (lock_timeout). "
+                + "If it is stuck, ending its database session releases the lock: \(release)"
         }
     }
 }
+
+/// The wait for the action-table lock hit lock_timeout (turned into
+/// ``ActionSyncError/lockHeld(holders:waited:)`` once the transaction is over).
+struct LockWaitTimedOut: Error {}
 
 /// The planner chose to keep a code source that the state read in the same
 /// transaction does not have (a bug, reported instead of trapping).
