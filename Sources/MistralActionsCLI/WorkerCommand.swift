@@ -22,8 +22,9 @@ struct WorkerCommand: AsyncParsableCommand {
             and its server queue <topic>.<[executor] host>. It runs the actions it ships and, in \
             router mode, relays every other request unchanged to [mistral_actions] fallback_topic, \
             where Python executors listen; in swift-only mode it fails them. On start it registers \
-            its actions in Mistral's database ([mistral_actions] register_on_start). SIGTERM or \
-            SIGINT stops it gracefully.
+            its actions in Mistral's database ([mistral_actions] register_on_start), retrying \
+            until the database lets it; it consumes only once that is done. SIGTERM or SIGINT \
+            stops it gracefully.
             """
     )
 
@@ -33,7 +34,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let environment = try CommandEnvironment(options: options)
         let configuration = environment.configuration
         let logger = environment.logger
-        let codeSourceIDs = try await Self.prepareRegistration(environment)
+        let registration = try Self.registration(environment)
 
         let settings = WorkerSettings(configuration: configuration)
         let amqp = try Self.amqpConfiguration(configuration)
@@ -44,10 +45,14 @@ struct WorkerCommand: AsyncParsableCommand {
         let listener = AMQPConnection(configuration: listenerConfiguration, logger: logger)
         let sender = AMQPConnection(configuration: senderConfiguration, logger: logger)
         let actionServices = WorkerActionServices(configuration: configuration, logger: logger)
-        let worker = Worker(
-            settings: settings, registry: environment.registry, codeSourceIDs: codeSourceIDs,
-            listener: listener, sender: sender, services: actionServices.services, logger: logger
-        )
+        let registry = environment.registry
+        let services = actionServices.services
+        let worker = RegisteringWorker(register: registration, logger: logger) { codeSourceIDs in
+            Worker(
+                settings: settings, registry: registry, codeSourceIDs: codeSourceIDs,
+                listener: listener, sender: sender, services: services, logger: logger
+            )
+        }
         logger.info("mistral-actions worker starting", metadata: [
             "version": "\(MistralActionsVersion.current)",
             "amqp.endpoints": "\(amqp.endpoints.map(\.description).joined(separator: ","))",
@@ -74,32 +79,58 @@ struct WorkerCommand: AsyncParsableCommand {
         try? await actionServices.openStack.shutdown()
     }
 
-    /// Registers the actions (or finds their code source) so that the
-    /// worker recognizes its own requests.
-    static func prepareRegistration(_ environment: CommandEnvironment) async throws -> Set<String> {
-        let configuration = environment.configuration
+    /// What the worker does before it consumes: register the actions (or
+    /// find their code source) so that it recognizes its own requests,
+    /// retrying until the database lets it. A database URL that cannot be
+    /// parsed fails here, at once: no retry can fix the configuration.
+    static func registration(_ environment: CommandEnvironment) throws -> @Sendable () async throws -> Set<String> {
         let logger = environment.logger
-        guard let url = configuration.database.connection, !url.isEmpty else {
-            logger.warning("no [database] connection: actions are not registered in Mistral, and requests are recognized by class name alone")
-            return []
+        guard let url = environment.configuration.database.connection, !url.isEmpty else {
+            return {
+                logger.warning("no [database] connection: actions are not registered in Mistral, and requests are recognized by class name alone")
+                return []
+            }
         }
-        let connection = try await environment.connectDatabase()
+        let database: PostgresConfiguration
         do {
-            let ids = try await registration(environment, connection: connection)
+            database = try PostgresConfiguration(url: url)
+        } catch {
+            throw CLIError("[database] connection: \(error)")
+        }
+        for note in database.notes {
+            logger.debug("database URL: \(note)")
+        }
+        let sync = environment.sync
+        let registerOnStart = environment.configuration.mistralActions.registerOnStart
+        return {
+            // Everything else is retried: the database may be down, Mistral's
+            // db-manage may not have run yet, a password may not be set up
+            // yet, another process may hold the lock. Each failure is logged.
+            try await retryUntilSuccess(logger: logger, message: "cannot register the actions yet; retrying") { _ in
+                try await registerOnce(database: database, sync: sync, registerOnStart: registerOnStart, logger: logger)
+            }
+        }
+    }
+
+    /// One attempt: connect, register (or look up the code source), close.
+    static func registerOnce(
+        database: PostgresConfiguration, sync: ActionTableSync, registerOnStart: Bool, logger: Logger
+    ) async throws -> Set<String> {
+        let connection = try await PostgresConnection.connect(configuration: database, logger: logger)
+        do {
+            let ids = try await codeSourceIDs(sync: sync, registerOnStart: registerOnStart, connection: connection, logger: logger)
             await connection.close()
             return ids
         } catch {
             await connection.close()
-            if let error = error as? ActionSyncError { throw CLIError("registering the actions: \(error)") }
-            if let error = error as? PostgresError { throw CLIError("registering the actions: \(error)") }
             throw error
         }
     }
 
-    static func registration(_ environment: CommandEnvironment, connection: PostgresConnection) async throws -> Set<String> {
-        let logger = environment.logger
-        let sync = environment.sync
-        if environment.configuration.mistralActions.registerOnStart {
+    static func codeSourceIDs(
+        sync: ActionTableSync, registerOnStart: Bool, connection: PostgresConnection, logger: Logger
+    ) async throws -> Set<String> {
+        if registerOnStart {
             let report = try await sync.sync(on: connection, logger: logger)
             RegisterCommand.log(report, logger: logger)
             return report.codeSourceID.map { [$0] } ?? []
@@ -146,5 +177,38 @@ struct ConnectionService: Service {
         try await cancelWhenGracefulShutdown {
             try await connection.run()
         }
+    }
+}
+
+/// Registers the actions, then runs the worker with their code source id.
+///
+/// The registration runs inside the service group, so that SIGTERM or
+/// SIGINT while it waits for the database (an outage, a held lock) ends the
+/// process at once and cleanly; and the worker is built only once the code
+/// source id is known, so it consumes nothing before.
+struct RegisteringWorker: Service {
+    let register: @Sendable () async throws -> Set<String>
+    let logger: Logger
+    let makeWorker: @Sendable (_ codeSourceIDs: Set<String>) -> Worker
+
+    init(
+        register: @escaping @Sendable () async throws -> Set<String>,
+        logger: Logger,
+        makeWorker: @escaping @Sendable (_ codeSourceIDs: Set<String>) -> Worker
+    ) {
+        self.register = register
+        self.logger = logger
+        self.makeWorker = makeWorker
+    }
+
+    func run() async throws {
+        let codeSourceIDs: Set<String>
+        do {
+            codeSourceIDs = try await cancelWhenGracefulShutdown(register)
+        } catch is CancellationError {
+            logger.notice("stopped before the actions were registered; nothing was consumed")
+            return
+        }
+        try await makeWorker(codeSourceIDs).run()
     }
 }
