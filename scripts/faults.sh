@@ -457,18 +457,28 @@ scenario_postgres_restart() {
     scenario_begin postgres-restart single durable
     stop_workers
     local conf=$FDIR/mistral/mistral.conf out=$SDIR/register.txt
-    # (a) mistral-actions register while PostgreSQL restarts.
+    # (a) mistral-actions register while PostgreSQL restarts: until the restart
+    # is over, unregister one action and register them all again, so that the
+    # runs write (a register that finds nothing to change only reads).
     : > "$out"
-    ( for i in $(seq 1 30); do
-        s=0; "$BIN" register --config-file "$conf" > "$SDIR/register-$i.out" 2>&1 || s=$?
-        printf 'run %s exit %s: %s\n' "$i" "$s" "$(grep -E 'Error|Code source' "$SDIR/register-$i.out" | head -1)" >> "$out"
+    touch "$SDIR/registering"
+    ( i=0
+      while [ -f "$SDIR/registering" ]; do
+        i=$((i + 1))
+        for command in "unregister int32bit.debug.noop" register; do
+            s=0; "$BIN" $command --config-file "$conf" > "$SDIR/register-last.out" 2>&1 || s=$?
+            printf '%s run %s %s exit %s: %s\n' "$(date +%T.%N | cut -c1-12)" "$i" "${command%% *}" "$s" \
+                "$(grep -m1 -E 'Error|Code source|unregistered' "$SDIR/register-last.out" | cut -c1-200)" >> "$out"
+        done
       done ) &
     local regs=$!
-    sleep 2
+    sleep 3
     local t0; t0=$(now)
     fstack scripts/local-services.sh stop postgresql; sleep 5; fstack scripts/local-services.sh start postgresql
     fault "PostgreSQL restart during register" "$t0" "$(now)"
+    sleep 5; rm -f "$SDIR/registering"
     wait "$regs" || true
+    "$BIN" register --config-file "$conf" > "$SDIR/register-final.out" 2>&1 || true
     local final=0; "$BIN" action-list --config-file "$conf" > "$SDIR/action-list.txt" 2>&1 || final=$?
     # (b) a worker starting while PostgreSQL is down, which comes back 20 s later.
     fstack scripts/local-services.sh stop postgresql
@@ -477,13 +487,14 @@ scenario_postgres_restart() {
     sleep 20
     fstack scripts/local-services.sh start postgresql
     fault "PostgreSQL down during worker start, back after 20 s" "$t0" "$(now)"
-    local outcome="worker 1 consuming after PostgreSQL came back"
+    local outcome="worker 1 consuming after PostgreSQL came back" t_back; t_back=$(now)
     local since=$SECONDS
-    until grep -q '"message": "worker consuming"' "$SDIR/worker-1.log"; do
+    until [ "$(grep -c '"message": "worker consuming"' "$SDIR/worker-1.log" || true)" -gt "$(cat "$SDIR/worker-1.consuming-before")" ]; do
         if ! kill -0 "$(worker_pid 1)" 2>/dev/null; then outcome="worker 1 EXITED: $(tail -2 "$SDIR/worker-1.log" | tr '\n' ' ' | cut -c1-400)"; break; fi
         [ $((SECONDS - since)) -lt 180 ] || { outcome="worker 1 not consuming 180 s after PostgreSQL came back"; break; }
         sleep 1
     done
+    case $outcome in *"came back") outcome="$outcome ($(python3 -c "print(round($(now) - $t_back, 1))") s after it)";; esac
     # Mistral lost its database too: a small load shows whether all is well again.
     kill -0 "$(worker_pid 1)" 2>/dev/null || start_worker 1
     start_worker 2; start_worker 3
@@ -492,7 +503,7 @@ scenario_postgres_restart() {
     ITEMS=10 start_load 100
     drain 600
     local failures; failures=$(grep -c 'exit [1-9]' "$out" || true)
-    scenario_end "postgres-restart: register runs during the restart: $(wc -l < "$out"), failed: $failures ($(grep 'exit [1-9]' "$out" | sed 's/^run [0-9]* //' | sort | uniq -c | head -3 | tr '\n' ';')); action-list afterwards exit $final, $(grep -c '| ok' "$SDIR/action-list.txt" || true) actions ok; worker start without PostgreSQL: $outcome"
+    scenario_end "postgres-restart: register/unregister runs around the restart: $(wc -l < "$out"), failed: $failures ($(grep 'exit [1-9]' "$out" | sed 's/^[^ ]* run [0-9]* //; s/[0-9a-f-]\{36\}/<id>/g' | cut -c1-160 | sort | uniq -c | head -4 | tr '\n' ';')); after a last register: action-list exit $final, $(grep -c '| ok' "$SDIR/action-list.txt" || true) actions ok; worker start without PostgreSQL: $outcome"
 }
 
 scenario_soak() {
@@ -534,6 +545,7 @@ PY
 # ------------------------------------------------------------------ main
 cleanup() {
     local status=$?
+    [ -n "${LOADER:-}" ] && kill "$LOADER" 2>/dev/null || true
     if [ -n "${SDIR:-}" ]; then stop_workers 2>/dev/null || true; fi
     # Broker settings a scenario may have left.
     if [ -f "$FDIR/rabbitmq/started-here" ]; then
