@@ -91,6 +91,9 @@ public struct OpenStackClient: Sendable {
     let resolvedAuthCache = SingleFlight<ResolvedAuth>()
     /// The token of a trust-scoped request as it is renewed.
     let trustTokens = TrustTokenState()
+    /// Seconds before its expiry a trust-scoped token is renewed (tests
+    /// widen it to make "about to expire" independent of the clock).
+    var trustRenewalMargin = OpenStackClient.defaultTrustRenewalMargin
 
     init(session: OpenStackSession, credentials: OpenStackCredentials, actionRegion: String?, logger: Logger) {
         self.session = session

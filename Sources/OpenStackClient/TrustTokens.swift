@@ -48,7 +48,7 @@ final class TrustTokenState: Sendable {
 extension OpenStackClient {
     /// How long before it expires a trust-scoped token is renewed (or half
     /// the life of a renewed token, when that is shorter).
-    static let trustRenewalMargin: Double = 60
+    static let defaultTrustRenewalMargin: Double = 60
 
     /// When the request's token expires: the request's `expires_at`, or the
     /// one Keystone reported when the worker looked the token up. Nil when
@@ -95,7 +95,7 @@ extension OpenStackClient {
         let expiry = requestTokenExpiry()
         return ActingToken(
             id: token, source: .requestToken, expiresAtText: expiry?.text,
-            renewAt: expiry.map { $0.seconds - Self.trustRenewalMargin })
+            renewAt: expiry.map { $0.seconds - trustRenewalMargin })
     }
 
     private func isUsable(_ token: ActingToken, now: Double) -> Bool {
@@ -183,7 +183,7 @@ extension OpenStackClient {
             // worker asked: clock skew does not matter.
             let issued = token["issued_at"]?.stringValue.flatMap(Timestamps.parseISO8601) ?? started
             let lifetime = max(0, expires - issued)
-            return started + lifetime - min(Self.trustRenewalMargin, lifetime / 2)
+            return started + lifetime - min(trustRenewalMargin, lifetime / 2)
         }
         trustTokens.retireRequestToken()
         logger.info(
