@@ -319,6 +319,7 @@ let package = Package(
             name: "OsloMessagingTests",
             dependencies: [
                 "OsloMessaging",
+                "MistralProtocol",
                 "OrderedJSON",
                 "AMQPClient",
                 .product(name: "Logging", package: "swift-log"),

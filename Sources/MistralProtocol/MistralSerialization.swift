@@ -1,4 +1,5 @@
 import OrderedJSON
+import OsloMessaging
 
 /// Mistral's encoding of RPC arguments and results.
 ///

@@ -68,11 +68,11 @@ public struct OsloCodecError: Error, Sendable, Hashable {
         self.jsonError = jsonError
     }
 
-    static func wrongType(_ field: String, expected: String, found: JSON) -> OsloCodecError {
+    package static func wrongType(_ field: String, expected: String, found: JSON) -> OsloCodecError {
         OsloCodecError(code: .invalidFieldType, field: field, detail: "expected \(expected), found \(found.typeName)")
     }
 
-    static func unencodable(_ error: JSONError, field: String? = nil) -> OsloCodecError {
+    package static func unencodable(_ error: JSONError, field: String? = nil) -> OsloCodecError {
         OsloCodecError(code: .unencodable, field: field, detail: error.description, jsonError: error)
     }
 }

@@ -1,3 +1,4 @@
+import MistralProtocol
 import OrderedJSON
 import OsloMessaging
 import Testing
@@ -59,5 +60,18 @@ import Testing
 
         let reply = try RPCReply(mistralResult: encoded, messageID: "m")
         #expect(try reply.mistralResult() == encoded)
+    }
+}
+
+/// The codec error `body` throws, if any (another error type is an issue).
+private func codecError(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> OsloCodecError? {
+    do {
+        try body()
+        return nil
+    } catch let error as OsloCodecError {
+        return error
+    } catch {
+        Issue.record("unexpected error type: \(error)", sourceLocation: sourceLocation)
+        return nil
     }
 }

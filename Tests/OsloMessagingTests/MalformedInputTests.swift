@@ -1,3 +1,4 @@
+import MistralProtocol
 import OrderedJSON
 import OsloMessaging
 import Testing

@@ -1,3 +1,4 @@
+import MistralProtocol
 import AMQPClient
 import Foundation
 import Logging

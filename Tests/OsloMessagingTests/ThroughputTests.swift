@@ -1,3 +1,4 @@
+import MistralProtocol
 import Foundation
 import OrderedJSON
 import OsloMessaging
