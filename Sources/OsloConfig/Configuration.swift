@@ -243,6 +243,11 @@ public struct Configuration: Sendable, Equatable {
         public var codeSourceName = "mistral_actions"
         /// `register_on_start`, default true.
         public var registerOnStart = true
+        /// `start_claims`, default true: record action starts so that a
+        /// redelivered request that had started is not run twice.
+        public var startClaims = true
+        /// `start_claims_retention`, default 7 days.
+        public var startClaimsRetention: Duration = .seconds(7 * 24 * 3600)
         /// `exec_enabled`, default false.
         public var execEnabled = false
         /// `exec_allowed_commands`, default empty.

@@ -139,6 +139,21 @@ extension ConfigurationSchema {
                     actions when it starts (as `mistral-actions register` does).
                     """),
             .boolean(
+                "start_claims", default: true,
+                help: """
+                    Record each action start in the database (table \
+                    mistral_actions.start_claims) so that a request RabbitMQ redelivers \
+                    after a lost acknowledgement is not run twice; needs [database] \
+                    connection.
+                    """),
+            .duration(
+                "start_claims_retention", default: "168h", min: .seconds(3600),
+                help: """
+                    How long start claims are kept (168h: 7 days). A redelivered request \
+                    older than this runs again; older claims are deleted at most once an \
+                    hour.
+                    """),
+            .boolean(
                 "exec_enabled", default: false,
                 help: "Whether actions that run local commands may run at all."),
             OptionDefinition(

@@ -115,6 +115,8 @@ struct TypedReader {
         mistralActions.projectID = try string(own, "project_id")
         mistralActions.codeSourceName = try string(own, "code_source_name")
         mistralActions.registerOnStart = try boolean(own, "register_on_start")
+        mistralActions.startClaims = try boolean(own, "start_claims")
+        mistralActions.startClaimsRetention = try duration(own, "start_claims_retention")
         mistralActions.execEnabled = try boolean(own, "exec_enabled")
         mistralActions.execAllowedCommands = try list(own, "exec_allowed_commands")
         mistralActions.execAllowedProjects = try list(own, "exec_allowed_projects")
