@@ -159,6 +159,23 @@ struct FaultAndControlTests {
         }
     }
 
+    @Test("absurd seconds in the control API and settings never trap the simulator", arguments: [1e300, Double(Int64.max), 1.7e308])
+    func absurdSeconds(seconds: Double) async throws {
+        try await SimulatorHarness.run { harness in
+            let control = harness.simulator.baseURL + "/_simulator"
+            let settings = try await harness.send(.PUT, control + "/settings", body: ["delays": ["volume_backup": .double(seconds)]], token: .none)
+            #expect(settings.status == 200 || settings.status == 400)
+            let clock = try await harness.send(.POST, control + "/clock/advance", body: ["seconds": .double(seconds)], token: .none)
+            #expect(clock.status == 200 || clock.status == 400)
+            let again = try await harness.send(.POST, control + "/clock/advance", body: ["seconds": .double(seconds)], token: .none)
+            #expect(again.status == 200 || again.status == 400)
+            // Still serving, with a fresh token (the clock jumped past the old one's expiry).
+            let token = try await harness.send(.POST, control + "/tokens", body: ["user": "admin", "project": "demo"], token: .none)
+            #expect(token.status == 201)
+            #expect(try await harness.send(.GET, control + "/health", token: .none).json == ["status": "ok"])
+        }
+    }
+
     @Test("state shows a Cinder backup chain with its internal parent_id")
     func stateShowsChains() async throws {
         try await SimulatorHarness.run { harness in

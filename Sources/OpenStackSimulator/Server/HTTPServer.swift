@@ -110,7 +110,8 @@ private final class SimulatorHTTPHandler: ChannelInboundHandler, RemovableChanne
                 headers: requestHead.headers.map { ($0.name, $0.value) }, body: bytes)
             let reply = responder(request)
             if reply.delay > 0 {
-                let nanoseconds = Int64((reply.delay * 1_000_000_000).rounded())
+                // At most an hour: a rule's delay is outside input.
+                let nanoseconds = Timestamp.microseconds(min(reply.delay, 3600)) * 1000
                 scheduledReply = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(nanoseconds)) {
                     self.scheduledReply = nil
                     self.send(reply, for: requestHead, context: context)

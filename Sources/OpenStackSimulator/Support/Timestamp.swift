@@ -22,7 +22,21 @@ struct Timestamp: Comparable, Hashable, Sendable {
 
     /// This time moved by `seconds` (may be negative).
     func adding(seconds: Double) -> Timestamp {
-        Timestamp(microseconds: microseconds + Int64((seconds * 1_000_000).rounded()))
+        let (sum, overflow) = microseconds.addingReportingOverflow(Self.microseconds(seconds))
+        return Timestamp(microseconds: overflow ? (seconds > 0 ? Self.latest : -Self.latest) : max(-Self.latest, min(Self.latest, sum)))
+    }
+
+    /// About 146,000 years: far enough for any test, far from overflowing.
+    static let latest = Int64.max / 2
+
+    /// Seconds (from a request or a setting: possibly 1e300, NaN or
+    /// infinite) as microseconds, saturating instead of trapping; NaN is 0.
+    static func microseconds(_ seconds: Double) -> Int64 {
+        let value = (seconds * 1_000_000).rounded()
+        guard !value.isNaN else { return 0 }
+        if value >= Double(latest) { return latest }
+        if value <= -Double(latest) { return -latest }
+        return Int64(value)
     }
 
     /// Seconds from `other` to this time.
@@ -182,6 +196,7 @@ struct MonotonicClock: Sendable {
 
     /// Moves the clock `seconds` ahead.
     mutating func skip(seconds: Double) {
-        offsetMicroseconds += Int64((max(0, seconds) * 1_000_000).rounded())
+        let (sum, overflow) = offsetMicroseconds.addingReportingOverflow(Timestamp.microseconds(max(0, seconds)))
+        offsetMicroseconds = overflow ? Timestamp.latest : min(sum, Timestamp.latest)
     }
 }
