@@ -14,6 +14,7 @@ import PackageDescription
 //   ActionDiscoveryTool/-Plugin  build step listing every MistralAction type of a target
 //   ActionCatalog            the actions this binary ships (one file each)
 //   ActionSync               keeps Mistral's code_sources / dynamic_action_definitions in step (libpq)
+//   StartClaims              records action starts in PostgreSQL so a redelivered request is not run twice
 //   OpenStackClient          OpenStack over HTTP: credentials from the request, catalog, retries, limits
 //   OpenStackSimulator       a faithful OpenStack API simulator (Keystone, Cinder, Nova, Glance, Trove)
 //   openstack-simulator      its executable (tests and the README demo use it)
@@ -186,6 +187,16 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "StartClaims",
+            dependencies: [
+                "CheckedNumbers",
+                "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "Worker",
             dependencies: [
                 "AMQPClient",
@@ -288,6 +299,14 @@ let package = Package(
             name: "ActionSyncTests",
             dependencies: [
                 "ActionSync", "ActionKit", "OrderedJSON", "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "StartClaimsTests",
+            dependencies: [
+                "StartClaims", "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
