@@ -222,6 +222,7 @@ let package = Package(
                 "ActionSync",
                 "OpenStackClient",
                 "CommandRunner",
+                "StartClaims",
                 "Worker",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

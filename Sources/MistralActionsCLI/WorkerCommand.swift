@@ -9,6 +9,7 @@ import OpenStackClient
 import OsloConfig
 import PostgresClient
 import ServiceLifecycle
+import StartClaims
 import UnixSignals
 import Worker
 
@@ -47,10 +48,12 @@ struct WorkerCommand: AsyncParsableCommand {
         let actionServices = WorkerActionServices(configuration: configuration, logger: logger)
         let registry = environment.registry
         let services = actionServices.services
+        let claims = try Self.startClaims(configuration, logger: logger)
+        let claimsAdapter = claims.map { StartClaimsAdapter(store: $0) }
         let worker = RegisteringWorker(register: registration, logger: logger) { codeSourceIDs in
             Worker(
                 settings: settings, registry: registry, codeSourceIDs: codeSourceIDs,
-                listener: listener, sender: sender, services: services, logger: logger
+                listener: listener, sender: sender, claims: claimsAdapter, services: services, logger: logger
             )
         }
         logger.info("mistral-actions worker starting", metadata: [
@@ -59,17 +62,25 @@ struct WorkerCommand: AsyncParsableCommand {
         ])
         // Services stop in reverse order: the worker drains first, then the
         // connections it publishes on close.
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: ConnectionService(connection: listener)),
-                    .init(service: ConnectionService(connection: sender)),
-                    .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        // The claims store stops after the worker, which claims until it has drained.
+        var groupServices: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ConnectionService(connection: listener)),
+            .init(service: ConnectionService(connection: sender)),
+        ]
+        if let claims { groupServices.append(.init(service: claims)) }
+        groupServices.append(.init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup))
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: groupServices,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
         )
+        // The worker cancels its actions at the end of the grace period and
+        // then publishes their last results; past 5 s more (a broker that
+        // does not answer), shutdown turns into cancellation, so the process
+        // exits within shutdown_grace_period + 5 s (+ 5 s for cancellation).
+        groupConfiguration.maximumGracefulShutdownDuration = settings.shutdownGracePeriod + .seconds(5)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch {
@@ -77,6 +88,37 @@ struct WorkerCommand: AsyncParsableCommand {
             throw error
         }
         try? await actionServices.openStack.shutdown()
+    }
+
+    /// The start-claims store (``PostgresStartClaims``), unless
+    /// `[mistral_actions] start_claims = false` or no database is configured.
+    static func startClaims(_ configuration: Configuration, logger: Logger) throws -> PostgresStartClaims? {
+        guard configuration.mistralActions.startClaims else {
+            logger.info("start claims are off (start_claims = false): requests that are not safe to rerun are acknowledged when they start, and a redelivered one is failed")
+            return nil
+        }
+        guard let url = configuration.database.connection, !url.isEmpty else {
+            logger.warning("start claims need [database] connection: requests that are not safe to rerun are acknowledged when they start, and a redelivered one is failed")
+            return nil
+        }
+        let database: PostgresConfiguration
+        do {
+            database = try PostgresConfiguration(url: url)
+        } catch {
+            throw CLIError("[database] connection: \(error)")
+        }
+        let host = configuration.executor.host
+        do {
+            return try PostgresStartClaims(
+                configuration: PostgresStartClaims.Configuration(
+                    database: database, worker: "\(host):\(ProcessInfo.processInfo.processIdentifier)",
+                    retention: configuration.mistralActions.startClaimsRetention
+                ),
+                logger: logger
+            )
+        } catch {
+            throw CLIError("start claims: \(error)")
+        }
     }
 
     /// What the worker does before it consumes: register the actions (or
@@ -210,5 +252,14 @@ struct RegisteringWorker: Service {
             return
         }
         try await makeWorker(codeSourceIDs).run()
+    }
+}
+
+/// The worker's view of the start-claims store.
+struct StartClaimsAdapter: ActionStartClaims {
+    let store: PostgresStartClaims
+
+    func claim(_ actionExecutionIDs: [String]) async throws -> Set<String> {
+        try await store.claim(actionExecutionIDs)
     }
 }
