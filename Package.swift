@@ -239,6 +239,17 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // What the test targets share: the servers' addresses, bounded
+        // waits, counters and signals, rabbitmqctl (postgres-nio's
+        // _ConnectionPoolTestUtils). Target-specific helpers stay in their target.
+        .target(
+            name: "MistralActionsTestSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "CheckedNumbersTests",
             dependencies: ["CheckedNumbers"],
@@ -282,6 +293,7 @@ let package = Package(
             name: "ActionKitTests",
             dependencies: [
                 "ActionKit", "ActionCatalog", "ActionSync", "OrderedJSON", "OsloMessaging", "MistralActionsCLI",
+                "MistralActionsTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -290,7 +302,7 @@ let package = Package(
             name: "WorkerTests",
             dependencies: [
                 "Worker", "ActionCatalog", "ActionKit", "ActionSync", "MistralProtocol", "OrderedJSON", "OsloMessaging",
-                "OsloConfig",
+                "OsloConfig", "MistralActionsTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -299,7 +311,7 @@ let package = Package(
         .testTarget(
             name: "ActionSyncTests",
             dependencies: [
-                "ActionSync", "ActionKit", "OrderedJSON", "PostgresClient",
+                "ActionSync", "ActionKit", "OrderedJSON", "PostgresClient", "MistralActionsTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -314,7 +326,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["OrderedJSON"],
+            dependencies: ["OrderedJSON", "MistralActionsTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -326,6 +338,7 @@ let package = Package(
             name: "AMQPClientTests",
             dependencies: [
                 "AMQPClient",
+                "MistralActionsTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -342,6 +355,7 @@ let package = Package(
                 "MistralProtocol",
                 "OrderedJSON",
                 "AMQPClient",
+                "MistralActionsTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")],
@@ -350,7 +364,7 @@ let package = Package(
         .testTarget(
             name: "OpenStackClientTests",
             dependencies: [
-                "OpenStackClient", "OrderedJSON", "OsloMessaging",
+                "OpenStackClient", "OrderedJSON", "OsloMessaging", "MistralActionsTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -362,7 +376,7 @@ let package = Package(
         .testTarget(
             name: "OpenStackSimulatorTests",
             dependencies: [
-                "OpenStackSimulator", "OrderedJSON",
+                "OpenStackSimulator", "OrderedJSON", "MistralActionsTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -379,7 +393,7 @@ let package = Package(
             name: "ActionCatalogTests",
             dependencies: [
                 "ActionCatalog", "ActionKit", "OpenStackClient", "OpenStackSimulator", "CommandRunner",
-                "OrderedJSON", "OsloMessaging",
+                "OrderedJSON", "OsloMessaging", "MistralActionsTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -388,6 +402,7 @@ let package = Package(
             name: "PostgresClientTests",
             dependencies: [
                 "PostgresClient",
+                "MistralActionsTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
