@@ -1,5 +1,6 @@
 import AMQPClient
 import Foundation
+import MistralActionsTestSupport
 import Synchronization
 import Testing
 
@@ -352,14 +353,12 @@ struct BrokerTests {
             }
             // Cancel only once the task is iterating: it has taken a delivery.
             #expect(try await connection.publish(body: [1], routingKey: queue) == .acknowledged)
-            try await waitUntil("the first delivery", limit: .seconds(60)) { !received.ids.isEmpty }
+            try await received.waitForAny(limit: .seconds(60))
             iterating.cancel()
             _ = await iterating.result
             // The broker sees no consumer any more.
-            try await withTimeout(.seconds(60), "consumer count 0") {
-                while try await connection.declareQueue(name: queue, passive: true).consumerCount != 0 {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+            try await eventually("consumer count 0", limit: .seconds(60)) {
+                try await connection.declareQueue(name: queue, passive: true).consumerCount == 0
             }
             try await connection.deleteQueue(name: queue)
         }
@@ -401,7 +400,7 @@ struct ConnectionSecurityTests {
         let endpoint = try TestEnvironment.endpoint()
         var configuration = try TestEnvironment.configuration(tls: tls)
         configuration.endpoints = [AMQPEndpoint(
-            host: host, port: TestEnvironment.tlsPort, user: endpoint.user, password: endpoint.password,
+            host: host, port: TestEnvironment.amqpTLSPort, user: endpoint.user, password: endpoint.password,
             virtualHost: endpoint.virtualHost
         )]
         return configuration

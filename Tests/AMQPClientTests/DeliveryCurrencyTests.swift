@@ -1,5 +1,6 @@
 import AMQPClient
 import Foundation
+import MistralActionsTestSupport
 import Testing
 
 /// What the worker's delivery rules rely on, on the real broker: a delivery

@@ -1,12 +1,15 @@
 import AMQPClient
 import Foundation
 import Logging
+import MistralActionsTestSupport
 import Synchronization
 import Testing
 
 /// Collects what a consumer receives, acknowledging each delivery.
 final class ReceivedMessages: Sendable {
     private let state = Mutex<(ids: Set<Int>, generations: Set<UInt64>, count: Int)>(([], [], 0))
+    /// Moves with every delivery: waits wake on it instead of polling.
+    private let deliveries = AsyncCounter()
 
     func add(_ delivery: AMQPDelivery) {
         let id = Int(delivery.properties.messageID ?? "") ?? -1
@@ -15,6 +18,7 @@ final class ReceivedMessages: Sendable {
             state.generations.insert(delivery.connectionGeneration)
             state.count += 1
         }
+        deliveries.increment()
     }
 
     var ids: Set<Int> { state.withLock { $0.ids } }
@@ -22,20 +26,14 @@ final class ReceivedMessages: Sendable {
 
     /// Waits until every id of `expected` was received.
     func waitFor(_ expected: Range<Int>, limit: Duration) async throws {
-        try await withTimeout(limit, "receiving messages \(expected)") {
-            while !Set(expected).isSubset(of: self.ids) {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+        try await deliveries.waitUntil("receiving messages \(expected)", limit: limit) {
+            Set(expected).isSubset(of: self.ids)
         }
     }
-}
 
-/// Waits until `condition` holds, polling.
-func waitUntil(_ what: String, limit: Duration, _ condition: @escaping @Sendable () async throws -> Bool) async throws {
-    try await withTimeout(limit, what) {
-        while try await !condition() {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+    /// Waits until the first delivery came.
+    func waitForAny(limit: Duration) async throws {
+        try await deliveries.wait(untilAtLeast: 1, limit: limit, "the first delivery")
     }
 }
 
@@ -74,7 +72,7 @@ struct ConnectionRecoveryTests {
             let connections = try await rabbitmqctl("list_connections", "pid", "client_properties", "--silent")
             let pid = try #require(connections.split(separator: "\n").first { $0.contains(name) }?.split(separator: "\t").first)
             try await rabbitmqctl("close_connection", String(pid), "test: forced close")
-            try await waitUntil("reconnected", limit: .seconds(60)) {
+            try await eventually("reconnected", limit: .seconds(60)) {
                 connection.isConnected && connection.connectionGeneration == 2
             }
 
@@ -92,7 +90,7 @@ struct ConnectionRecoveryTests {
             let next = try await nextDelivery(consumer)
             #expect(next.body == [2])
             connection.ack(next)
-            try await waitUntil("queue drained", limit: .seconds(60)) {
+            try await eventually("queue drained", limit: .seconds(60)) {
                 let state = try await connection.declareQueue(name: queue, passive: true)
                 return state.messageCount == 0 && state.consumerCount == 1
             }
@@ -132,7 +130,7 @@ struct BrokerRestartTests {
                 try await received.waitFor(0..<20, limit: .seconds(10))
 
                 try await rabbitmqctl("stop_app")
-                try await waitUntil("disconnected", limit: .seconds(30)) { !connection.isConnected }
+                try await eventually("disconnected", limit: .seconds(30)) { !connection.isConnected }
                 // Published while the broker is down: they wait for the reconnection.
                 group.addTask {
                     for id in 20..<30 {
@@ -140,7 +138,7 @@ struct BrokerRestartTests {
                     }
                 }
                 try await startBrokerApp()
-                try await waitUntil("reconnected", limit: .seconds(90)) {
+                try await eventually("reconnected", limit: .seconds(90)) {
                     connection.isConnected && connection.connectionGeneration >= 2
                 }
                 for id in 30..<60 {
@@ -171,7 +169,6 @@ func startBrokerApp() async throws {
     } catch {
         TestEnvironment.logger.warning("start_app failed; restarting the RabbitMQ node instead", metadata: ["error": "\(error)"])
         try await rabbitmqctl("stop")
-        let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/local-services.sh").path
-        try await runCommand([script, "start", "rabbitmq"])
+        try await runCommand([TestEnvironment.script("local-services.sh"), "start", "rabbitmq"])
     }
 }

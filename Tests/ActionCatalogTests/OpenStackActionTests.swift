@@ -1,5 +1,6 @@
 import ActionKit
 import Logging
+import MistralActionsTestSupport
 import OpenStackClient
 import OpenStackSimulator
 import OrderedJSON
@@ -149,10 +150,9 @@ struct OpenStackActionTests {
         func waitWhileTheClockMoves(_ name: String, _ input: JSONObject) async throws -> JSON {
             let checksBefore = cloud.simulator.requestLog().filter { $0.method == "GET" }.count
             async let waited = cloud.run(name, input.merging(["wait_timeout": 120, "interval": 0.05]))
-            let deadline = ContinuousClock.now + .seconds(60)  // only a guard against a hang
-            while cloud.simulator.requestLog().filter({ $0.method == "GET" }).count <= checksBefore {
-                guard ContinuousClock.now < deadline else { break }
-                try await Task.sleep(for: .milliseconds(10))
+            // The simulator announces no request: poll its log.
+            try await eventually("the assertion checks once", every: .milliseconds(10)) {
+                cloud.simulator.requestLog().filter({ $0.method == "GET" }).count > checksBefore
             }
             cloud.simulator.advanceClock(by: 61)
             return try await waited

@@ -4,6 +4,7 @@ import ActionSync
 import MistralActionsCLI
 import Foundation
 import Logging
+import MistralActionsTestSupport
 import OrderedJSON
 import OsloMessaging
 import Testing
@@ -114,11 +115,7 @@ struct CatalogTests {
 
 @Suite("Generated Python stubs, checked by Python and mistral_lib")
 struct PythonStubTests {
-    static var venvPython: String {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let venv = ProcessInfo.processInfo.environment["MA_VENV"] ?? root.appendingPathComponent(".venv").path
-        return venv + "/bin/python"
-    }
+    static var venvPython: String { TestEnvironment.python }
 
     @Test("Mistral derives the same input and description from the stubs as the Swift declarations")
     func stubsAgreeWithMistralLib() throws {
@@ -167,8 +164,7 @@ struct PythonStubTests {
 struct CatalogDocumentTests {
     @Test("docs/actions.md is what `mistral-actions markdown-dump` prints")
     func catalogDocumentIsFresh() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let path = root.appendingPathComponent("docs/actions.md")
+        let path = TestEnvironment.packageRoot.appendingPathComponent("docs/actions.md")
         let committed = try String(contentsOf: path, encoding: .utf8)
         let generated = Catalog.markdown(registry: try ActionCatalog.registry(), prefix: "int32bit") + "\n"
         #expect(committed == generated, "docs/actions.md is stale: regenerate it with `mistral-actions markdown-dump > docs/actions.md`")

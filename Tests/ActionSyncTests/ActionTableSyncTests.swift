@@ -2,6 +2,7 @@ import ActionKit
 import ActionSync
 import Foundation
 import Logging
+import MistralActionsTestSupport
 import OrderedJSON
 import PostgresClient
 import Testing
@@ -43,10 +44,7 @@ struct SyncTooLong: MistralAction {
 /// prefix and code source name, so it never touches other rows.
 @Suite("Action-table sync on Mistral's schema")
 struct ActionTableSyncTests {
-    static var databaseURL: String {
-        ProcessInfo.processInfo.environment["MA_TEST_MISTRAL_DATABASE_URL"]
-            ?? "postgresql://mistral_actions:ma-secret@127.0.0.1:26432/mistral"
-    }
+    static var databaseURL: String { TestEnvironment.mistralDatabaseURL }
     let logger = Logger(label: "sync-tests")
 
     func sync(_ types: [any MistralAction.Type], tag: String) throws -> ActionTableSync {

@@ -3,6 +3,7 @@ import ActionKit
 import Foundation
 import Glibc
 import Logging
+import MistralActionsTestSupport
 import OrderedJSON
 import PostgresClient
 import Synchronization
@@ -55,8 +56,7 @@ struct RecordingLogHandler: LogHandler {
 /// lock is per database, so holding it here never blocks the syncs of the
 /// other tests, which use the `mistral` database.
 enum PlainTestDatabase {
-    static let url = ProcessInfo.processInfo.environment["MA_TEST_POSTGRES_URL"]
-        ?? "postgresql://mistral_actions:ma-secret@127.0.0.1:26432/mistral_actions_test"
+    static let url = TestEnvironment.postgresURL
 }
 
 struct LockedAlpha: MistralAction {
@@ -264,12 +264,12 @@ final class SilentServer: Sendable {
         self.port = Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Waits until a client's connection is queued (the socket is readable).
+    /// Waits until a client's connection is queued (the socket is readable;
+    /// the kernel tells no task, so this polls without blocking a thread).
     func waitForConnection() async throws {
-        while true {
+        try await eventually("a client's connection", every: .milliseconds(10)) {
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            if poll(&poller, 1, 0) > 0 { return }
-            try await Task.sleep(for: .milliseconds(10))
+            return poll(&poller, 1, 0) > 0
         }
     }
 

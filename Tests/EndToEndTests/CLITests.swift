@@ -25,9 +25,10 @@ func runCLI(_ arguments: [String]) async throws -> (Int32, String, String) {
     _ = FileManager.default.createFile(atPath: err.path, contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: out)
     process.standardError = try FileHandle(forWritingTo: err)
+    let exit = ProcessExit(of: process)
     try process.run()
-    while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-    return (process.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+    let status = try await exit.wait(limit: .seconds(300), "mistral-actions \(arguments.first ?? "")")
+    return (status, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
 }
 
 @Suite("The mistral-actions command")
@@ -129,11 +130,10 @@ struct CLITests {
         // Mistral itself now knows the actions, with our input and description.
         let mistral = MistralAPI()
         var echo: JSON?
-        let deadline = Date().addingTimeInterval(30)
-        while echo == nil && Date() < deadline {
+        try? await eventually("Mistral lists \(prefix).debug.echo", limit: .seconds(30), every: .milliseconds(500)) {
             let (_, actions) = try await mistral.request("GET", "/actions?limit=1000")
             echo = actions["actions"]?.arrayValue?.first { $0["name"]?.stringValue == "\(prefix).debug.echo" }
-            if echo == nil { try await Task.sleep(for: .milliseconds(500)) }
+            return echo != nil
         }
         let registeredEcho = try #require(echo, "Mistral's /v2/actions does not list \(prefix).debug.echo")
         #expect(registeredEcho["input"] == "output")

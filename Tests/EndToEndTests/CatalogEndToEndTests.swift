@@ -212,12 +212,10 @@ extension ExecutorEndToEndTests {
             let (status, created) = try await mistral.request("POST", "/cron_triggers", body: Data(body.description.utf8))
             #expect(status == 201, "\(created)")
             // The trigger fires at the next minute boundary.
-            let deadline = Date().addingTimeInterval(100)
             var backups: [JSON] = []
-            while Date() < deadline {
+            try? await eventually("a backup of \(volume)", limit: .seconds(100), every: .seconds(1)) {
                 backups = try await simulator.volumeBackups(volume).filter { $0["status"] == "available" }
-                if !backups.isEmpty { break }
-                try await Task.sleep(for: .seconds(1))
+                return !backups.isEmpty
             }
             // With one execution left, Mistral deletes the trigger itself; this is for a failed run.
             _ = try? await mistral.request("DELETE", "/cron_triggers/\(name)")

@@ -185,12 +185,12 @@ struct ExecutorEndToEndTests {
         let id = try #require(created["id"]?.stringValue)
         var finalState = created["state"]?.stringValue ?? ""
         var finalOutput = try created["output"]?.stringValue.map { try JSON(parsing: $0) } ?? .null
-        let deadline = Date().addingTimeInterval(60)
-        while finalState == "RUNNING" && Date() < deadline {
-            try await Task.sleep(for: .milliseconds(200))
+        try? await eventually("action execution \(id) ends", limit: .seconds(60), every: .milliseconds(200)) {
+            guard finalState == "RUNNING" else { return true }
             let (_, current) = try await mistral.request("GET", "/action_executions/\(id)")
             finalState = current["state"]?.stringValue ?? ""
             finalOutput = try current["output"]?.stringValue.map { try JSON(parsing: $0) } ?? .null
+            return finalState != "RUNNING"
         }
         #expect(finalState == "ERROR")
         #expect(finalOutput["result"]?.stringValue?.contains("no queue is bound to the fallback topic 'e2e_nobody_listens_here'") == true, "\(finalOutput)")
@@ -243,7 +243,7 @@ struct ExecutorEndToEndTests {
         try await first.waitForLog("running action", timeout: 60)
         // Killed without a chance to answer: its unacknowledged delivery goes back to the queue.
         first.kill()
-        while first.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        try await first.waitForExit()
         let second = try await WorkerProcess.start()
         defer { second.kill() }
         let execution = try await mistral.waitForExecution(id, timeout: 90)

@@ -107,10 +107,9 @@ extension ExecutorEndToEndTests {
                     #"{"action": \#(noop), "action_ex_id": "\"hostile-\#(index)\"", "safe_rerun": "false", "exec_ctx": "{}", "timeout": \#(timeout)}"#,
                     id: "timeout\(index)"))
             }
-            let deadline = Date().addingTimeInterval(60)
-            while worker.count("action succeeded") < timeouts.count && Date() < deadline {
+            try? await eventually("\(timeouts.count) actions succeed", limit: .seconds(60), every: .milliseconds(200)) {
                 #expect(worker.isRunning)
-                try await Task.sleep(for: .milliseconds(200))
+                return worker.count("action succeeded") >= timeouts.count
             }
             #expect(worker.count("action succeeded") >= timeouts.count, "\(worker.log)")
             // A lone surrogate and a repeated key in our action's input, as
@@ -119,9 +118,8 @@ extension ExecutorEndToEndTests {
             try await publisher.publish(request(
                 #"{"action": \#(echoAction), "action_ex_id": "\"hostile-echo\"", "safe_rerun": "false", "exec_ctx": "{}", "timeout": null}"#,
                 id: "surrogate"))
-            let echoDeadline = Date().addingTimeInterval(60)
-            while worker.count("action succeeded") < timeouts.count + 1 && Date() < echoDeadline {
-                try await Task.sleep(for: .milliseconds(200))
+            try? await eventually("the echo succeeds", limit: .seconds(60), every: .milliseconds(200)) {
+                worker.count("action succeeded") >= timeouts.count + 1
             }
             #expect(worker.count("action succeeded") >= timeouts.count + 1, "\(worker.log)")
             // Control characters and a huge string in the body.

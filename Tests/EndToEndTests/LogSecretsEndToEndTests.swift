@@ -123,29 +123,27 @@ struct LogSecretsEndToEndTests {
         let log = try FileHandle(forWritingTo: logURL)
         process.standardOutput = log
         process.standardError = log
+        let exit = ProcessExit(of: process)
         try process.run()
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        let deadline = Date().addingTimeInterval(30)
-        var text = ""
-        while Date() < deadline && process.isRunning {
-            text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
-            if text.contains("ACCESS_REFUSED") { break }
-            try await Task.sleep(for: .milliseconds(100))
+        try? await eventually("the worker logs ACCESS_REFUSED", limit: .seconds(30), every: .milliseconds(100)) {
+            exit.status != nil || ((try? String(contentsOf: logURL, encoding: .utf8)) ?? "").contains("ACCESS_REFUSED")
         }
-        text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+        let text = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
         #expect(text.contains("ACCESS_REFUSED"), "\(text)")
         #expect(!text.contains(marker), "\(text)")
     }
 
     /// Polls the log (without blocking a thread) until a line holds one of `texts`.
     static func waitForLog(_ worker: WorkerProcess, anyOf texts: [String], timeout: TimeInterval = 20) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let log = worker.log
-            if texts.contains(where: { log.contains($0) }) { return }
-            try await Task.sleep(for: .milliseconds(100))
+        do {
+            try await eventually("the worker logs one of \(texts)", limit: .seconds(timeout), every: .milliseconds(100)) {
+                let log = worker.log
+                return texts.contains(where: { log.contains($0) })
+            }
+        } catch is TestTimeout {
+            throw TestFailure("worker logged none of \(texts) within \(timeout) s:\n\(worker.log)")
         }
-        throw TestFailure("worker logged none of \(texts) within \(timeout) s:\n\(worker.log)")
     }
 
     static func codeSourceID(in log: String) -> String? {
@@ -404,11 +402,12 @@ struct EngineStandIn {
         process.standardInput = stdin
         process.standardOutput = try FileHandle(forWritingTo: outputURL)
         process.standardError = try FileHandle(forWritingTo: errorURL)
+        let exit = ProcessExit(of: process)
         try process.run()
         stdin.fileHandleForWriting.write(Data(input.description.utf8))
         try stdin.fileHandleForWriting.close()
         // The script ends when every answer came (or after its own deadline).
-        while process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        try await exit.wait(limit: .seconds(300), "the engine stand-in")
         let output = try Data(contentsOf: outputURL)
         guard process.terminationStatus == 0, let result = try? JSON(parsing: output) else {
             let error = (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""

@@ -1,22 +1,15 @@
 import Foundation
+// Re-exported: every file of this target uses the shared environment and
+// failures, as when they were declared here.
+@_exported import MistralActionsTestSupport
 import OrderedJSON
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
-/// Where the real servers are (scripts/local-services.sh and scripts/mistral.sh).
-enum TestEnvironment {
-    static let variables = ProcessInfo.processInfo.environment
-
-    static var mistralURL: String { variables["MA_TEST_MISTRAL_URL"] ?? "http://127.0.0.1:28989/v2" }
-    static var amqpURL: String { variables["MA_TEST_AMQP_URL"] ?? "rabbit://guest:guest@127.0.0.1:26672/" }
-    static var mistralDatabaseURL: String {
-        variables["MA_TEST_MISTRAL_DATABASE_URL"] ?? "postgresql://mistral_actions:ma-secret@127.0.0.1:26432/mistral"
-    }
-    static var fallbackTopic: String { variables["MA_TEST_FALLBACK_TOPIC"] ?? "mistral_executor_python" }
-    /// The OpenStack simulator (scripts/simulator.sh).
-    static var simulatorURL: String { variables["MA_TEST_SIMULATOR_URL"] ?? "http://127.0.0.1:28500" }
-
+/// The binary under test; the servers' addresses come from the shared
+/// ``TestEnvironment`` (MistralActionsTestSupport).
+extension TestEnvironment {
     /// The `mistral-actions` binary built next to the test bundle.
     static var binary: String {
         if let path = variables["MA_BINARY"] { return path }
@@ -33,7 +26,8 @@ enum TestEnvironment {
 /// A `mistral-actions worker` process with its own configuration file and log.
 final class WorkerProcess: @unchecked Sendable {
     // @unchecked: the Process is started and waited for from one test task only.
-    let process = Process()
+    let process: Process
+    let exit: ProcessExit
     let logURL: URL
     let configURL: URL
 
@@ -45,6 +39,9 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     private init(extraConfiguration: String, overrides: [String]) throws {
+        let process = Process()
+        self.process = process
+        exit = ProcessExit(of: process)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ma-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configURL = directory.appendingPathComponent("worker.conf")
@@ -86,29 +83,37 @@ final class WorkerProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
 
-    /// Polls the log without blocking a thread of Swift's cooperative pool
-    /// (other tests, and the servers' clients, need those threads).
+    /// Polls the log (another process writes it and tells no one) without
+    /// blocking a thread of Swift's cooperative pool (other tests, and the
+    /// servers' clients, need those threads).
     func waitForLog(_ text: String, timeout: TimeInterval) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if log.contains(text) { return }
-            if !process.isRunning { throw TestFailure("worker exited (\(process.terminationStatus)) before logging '\(text)':\n\(log)") }
-            try await Task.sleep(for: .milliseconds(100))
+        do {
+            try await eventually("worker logs '\(text)'", limit: .seconds(timeout), every: .milliseconds(100)) {
+                if log.contains(text) { return true }
+                if let status = exit.status { throw TestFailure("worker exited (\(status)) before logging '\(text)':\n\(log)") }
+                return false
+            }
+        } catch is TestTimeout {
+            throw TestFailure("worker did not log '\(text)' within \(timeout) s:\n\(log)")
         }
-        throw TestFailure("worker did not log '\(text)' within \(timeout) s:\n\(log)")
     }
 
     /// Sends SIGTERM and waits for the exit; returns the exit status.
     @discardableResult
     func terminate(timeout: TimeInterval = 40) async throws -> Int32 {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGTERM) }
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        if process.isRunning {
+        do {
+            return try await exit.wait(limit: .seconds(timeout), "the worker to stop")
+        } catch is TestTimeout {
             Foundation.kill(process.processIdentifier, SIGKILL)
             throw TestFailure("worker did not stop within \(timeout) s after SIGTERM:\n\(log)")
         }
-        return process.terminationStatus
+    }
+
+    /// Waits for the exit (after ``kill()``); returns the exit status.
+    @discardableResult
+    func waitForExit(timeout: TimeInterval = 60) async throws -> Int32 {
+        try await exit.wait(limit: .seconds(timeout), "the worker to exit")
     }
 
     /// Whether the worker process is still running.
@@ -127,11 +132,6 @@ final class WorkerProcess: @unchecked Sendable {
     deinit {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// A small client of Mistral's REST API (Keystone off).
@@ -175,19 +175,24 @@ struct MistralAPI {
         var output: JSON
     }
 
-    /// Waits until the execution leaves RUNNING.
+    /// Waits until the execution leaves RUNNING (polling: Mistral's API has
+    /// no notification).
     func waitForExecution(_ id: String, timeout: TimeInterval = 60) async throws -> Execution {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let (_, json) = try await request("GET", "/executions/\(id)")
-            let state = json["state"]?.stringValue ?? ""
-            if state != "RUNNING" && state != "IDLE" && !state.isEmpty {
+        var execution: Execution?
+        do {
+            try await eventually("execution \(id) ends", limit: .seconds(timeout), every: .milliseconds(200)) {
+                let (_, json) = try await request("GET", "/executions/\(id)")
+                let state = json["state"]?.stringValue ?? ""
+                guard state != "RUNNING" && state != "IDLE" && !state.isEmpty else { return false }
                 let output = try json["output"]?.stringValue.map { try JSON(parsing: $0) } ?? .null
-                return Execution(state: state, stateInfo: json["state_info"]?.stringValue, output: output)
+                execution = Execution(state: state, stateInfo: json["state_info"]?.stringValue, output: output)
+                return true
             }
-            try await Task.sleep(for: .milliseconds(200))
+        } catch is TestTimeout {
+            throw TestFailure("execution \(id) still running after \(timeout) s")
         }
-        throw TestFailure("execution \(id) still running after \(timeout) s")
+        guard let execution else { throw TestFailure("execution \(id): no state") }
+        return execution
     }
 
     struct TaskExecution {
@@ -219,9 +224,7 @@ struct Publisher {
     let python: String
 
     init() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let venv = TestEnvironment.variables["MA_VENV"] ?? root.appendingPathComponent(".venv").path
-        python = venv + "/bin/python"
+        python = TestEnvironment.python
     }
 
     func publish(_ body: String, routingKey: String = "mistral_executor") async throws {
@@ -237,10 +240,10 @@ struct Publisher {
         process.arguments = ["-c", script, TestEnvironment.amqpURL, routingKey]
         let input = Pipe()
         process.standardInput = input
+        let exit = ProcessExit(of: process)
         try process.run()
         input.fileHandleForWriting.write(Data(body.utf8))
         try input.fileHandleForWriting.close()
-        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        guard process.terminationStatus == 0 else { throw TestFailure("publishing with kombu failed") }
+        guard try await exit.wait(limit: .seconds(180), "kombu to publish") == 0 else { throw TestFailure("publishing with kombu failed") }
     }
 }

@@ -223,7 +223,7 @@ struct SessionTests {
             let client = session.client(credentials: try userCredentials(server), logger: recorder.logger())
             let task = Task { try await client.get(.compute, "/servers") }
             // The retry is announced just before its delay starts.
-            try await eventually { !recorder.records(containing: "retrying").isEmpty }
+            try await recorder.waitForRecord(containing: "retrying")
             let cancelled = ContinuousClock.now
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }

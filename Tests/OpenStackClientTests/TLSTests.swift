@@ -1,4 +1,5 @@
 import Foundation
+import MistralActionsTestSupport
 import NIOSSL
 import OpenStackClient
 import OrderedJSON
@@ -20,10 +21,10 @@ struct TLSTests {
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        // Not waitUntilExit(): that would block a thread of the cooperative pool.
+        let exit = ProcessExit(of: process)
         try process.run()
-        // Poll: waiting on the process would block a thread of the cooperative pool.
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-        try #require(process.terminationStatus == 0, "openssl could not make a certificate")
+        try #require(try await exit.wait(limit: .seconds(60), "openssl") == 0, "openssl could not make a certificate")
         return (certificate, key)
     }
 

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MistralActionsTestSupport
 import NIOCore
 import NIOHTTP1
 import OpenStackSimulator
@@ -106,22 +107,10 @@ struct SimulatorHarness {
         simulator.state()[kind]?.arrayValue?.first { $0["id"]?.stringValue == id }
     }
 
-    /// Polls `condition` every 20 ms until it holds or `timeout` seconds pass
-    /// (a guard against a hang, generous for a loaded machine).
-    func eventually(
-        timeout: Double = 60, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () async throws -> Bool
-    ) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        Issue.record("condition not met within \(timeout) s", sourceLocation: sourceLocation)
-    }
-
-    /// Waits until GET `url` shows `field` (a path of keys) equal to `value`.
+    /// Waits until GET `url` shows `field` (a path of keys) equal to `value`
+    /// (polling the API as a client would; the limit only guards against a hang).
     func waitFor(_ url: String, _ path: [String], equals value: String, microversion: String? = nil) async throws {
-        try await eventually {
+        try await eventually("GET \(url) shows \(path.joined(separator: ".")) = \(value)") {
             var json = try await get(url, microversion: microversion).json
             for key in path { json = json[key] ?? .null }
             return json.stringValue == value

@@ -1,6 +1,7 @@
 import AMQPClient
 import Foundation
 import Logging
+import MistralActionsTestSupport
 import OrderedJSON
 import OsloMessaging
 import Testing
@@ -41,8 +42,8 @@ enum TopologyVariant: String, CaseIterable, Sendable, CustomTestStringConvertibl
     @Test(arguments: TopologyVariant.allCases)
     func swiftAfterPython(_ variant: TopologyVariant) async throws {
         let logs = LogCapture()
-        let exchange = RPCTestEnvironment.uniqueName("decl_ex")
-        let topic = RPCTestEnvironment.uniqueName("decl_\(variant.rawValue.lowercased())")
+        let exchange = TestEnvironment.uniqueName("decl_ex")
+        let topic = TestEnvironment.uniqueName("decl_\(variant.rawValue.lowercased())")
         try await withConnection("declarations", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let peer = try PeerProcess(
                 "python server",
@@ -100,8 +101,8 @@ enum TopologyVariant: String, CaseIterable, Sendable, CustomTestStringConvertibl
     @Test(arguments: TopologyVariant.allCases)
     func pythonAfterSwift(_ variant: TopologyVariant) async throws {
         let logs = LogCapture()
-        let exchange = RPCTestEnvironment.uniqueName("decl_ex")
-        let topic = RPCTestEnvironment.uniqueName("decl_\(variant.rawValue.lowercased())")
+        let exchange = TestEnvironment.uniqueName("decl_ex")
+        let topic = TestEnvironment.uniqueName("decl_\(variant.rawValue.lowercased())")
         try await withConnection("declarations", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let server = RPCServer(
                 connection: connection, replyConnection: connection,
@@ -143,27 +144,28 @@ enum TopologyVariant: String, CaseIterable, Sendable, CustomTestStringConvertibl
 
     /// The consumer of `queue` as `rabbitmqctl list_consumers` shows it.
     private static func consumer(of queue: String) async throws -> (prefetchCount: String, arguments: String) {
-        var output = ""
-        // Polls until the broker lists it; the deadline only guards against a hang.
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline {
-            output = try await rabbitmqctl(["list_consumers", "-q", "--no-table-headers", "queue_name", "prefetch_count", "arguments"])
+        var found: (prefetchCount: String, arguments: String)?
+        // The broker announces no consumer: poll rabbitmqctl (it takes about a
+        // second per run) until it lists one.
+        try await eventually("a consumer of \(queue)", limit: .seconds(60), every: .milliseconds(300)) {
+            let output = try await rabbitmqctl(["list_consumers", "-q", "--no-table-headers", "queue_name", "prefetch_count", "arguments"])
             for line in output.split(separator: "\n") {
                 let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
                 if fields.count >= 3, fields[0] == queue {
-                    return (fields[1], fields[2])
+                    found = (fields[1], fields[2])
+                    return true
                 }
             }
-            try await Task.sleep(for: .milliseconds(300))
+            return false
         }
-        throw TestTimeout(what: "no consumer of \(queue) in: \(output)")
+        return try #require(found)
     }
 
     /// The check is meaningful: other options than Python's meet a 406.
     @Test func mismatchedOptionsAreRefused() async throws {
         let logs = LogCapture()
-        let exchange = RPCTestEnvironment.uniqueName("decl_ex")
-        let topic = RPCTestEnvironment.uniqueName("decl_mismatch")
+        let exchange = TestEnvironment.uniqueName("decl_ex")
+        let topic = TestEnvironment.uniqueName("decl_mismatch")
         try await withConnection("declarations", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let peer = try PeerProcess("python server", ["serve"] + peerArguments(exchange: exchange, topic: topic) + ["--server", "py"])
             let server = RPCServer(

@@ -1,6 +1,7 @@
 import AMQPClient
 import Foundation
 import Logging
+import MistralActionsTestSupport
 import OrderedJSON
 import OsloMessaging
 import Synchronization
@@ -9,20 +10,40 @@ import Testing
 /// Requests the Swift test endpoint received, by their `token` argument.
 final class RequestRecorder: Sendable {
     private let requests = Mutex<[String: [RPCRequest]]>([:])
-    private let released = Mutex<Set<String>>([])
+    /// Moves with every recorded request: waits for a request wake on it.
+    private let recorded = AsyncCounter()
+    private let releases = Mutex<[String: Signal]>([:])
+
+    private func releaseSignal(_ token: String) -> Signal {
+        releases.withLock { releases in
+            if let signal = releases[token] {
+                return signal
+            }
+            let signal = Signal()
+            releases[token] = signal
+            return signal
+        }
+    }
 
     /// Lets the `wait` requests carrying `token` return.
     func release(_ token: String) {
-        _ = released.withLock { $0.insert(token) }
+        releaseSignal(token).raise()
     }
 
-    func isReleased(_ token: String) -> Bool {
-        released.withLock { $0.contains(token) }
+    /// Waits until the test releases `token`; the limit only ends a test that forgot to.
+    func waitForRelease(_ token: String) async throws {
+        try await releaseSignal(token).wait(limit: .seconds(300), "the test to release \(token)")
     }
 
     func record(_ request: RPCRequest) {
         let token = request.arguments["token"]?.stringValue ?? ""
         requests.withLock { $0[token, default: []].append(request) }
+        recorded.increment()
+    }
+
+    /// Waits until the endpoint received a request carrying `token`.
+    func waitForRequest(_ token: String, _ what: String, limit: Duration = .seconds(60)) async throws {
+        try await recorded.waitUntil(what, limit: limit) { !self.requests(token).isEmpty }
     }
 
     func requests(_ token: String) -> [RPCRequest] {
@@ -58,11 +79,7 @@ func testEndpoint(_ recorder: RequestRecorder) -> @Sendable (RPCRequest) async t
             // Returns when the test says so (RequestRecorder.release), not
             // after a time; the limit only ends a test that forgot to.
             recorder.record(request)
-            let token = request.arguments["token"]?.stringValue ?? ""
-            let deadline = ContinuousClock.now + .seconds(300)
-            while !recorder.isReleased(token) && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+            try await recorder.waitForRelease(request.arguments["token"]?.stringValue ?? "")
             return request.arguments["value"] ?? nil
         default:
             throw RPCServer.NoSuchMethod(method: request.method)
@@ -94,8 +111,8 @@ struct PythonToSwiftScope: SuiteTrait, TestScoping {
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         let logs = LogCapture()
-        let exchange = RPCTestEnvironment.uniqueName("p2s_ex")
-        let topic = RPCTestEnvironment.uniqueName("p2s")
+        let exchange = TestEnvironment.uniqueName("p2s_ex")
+        let topic = TestEnvironment.uniqueName("p2s")
         let serverName = "swift-1"
         try await withRunningConnection("python-to-swift", logger: logs.logger("amqp")) { connection in
             let server = RPCServer(
@@ -197,7 +214,7 @@ extension Trait where Self == PythonToSwiftScope {
         let token = MessageID.generate()
         let reply = try await fixture.python.cast("record", ["token": .string(token), "value": [1, "two"]])
         #expect(reply["cast"] == true)
-        try await eventually(.seconds(60), "the cast reaches the handler") { !fixture.recorder.requests(token).isEmpty }
+        try await fixture.recorder.waitForRequest(token, "the cast reaches the handler")
         let request = try #require(fixture.recorder.requests(token).first)
         #expect(!request.isCall)
         #expect(request.messageID == nil)
@@ -233,7 +250,7 @@ extension Trait where Self == PythonToSwiftScope {
                 + ["--method", "wait", "--args", #"{"value": 4, "token": "\#(token)"}"#, "--timeout", "2"]
         )
         #expect(outcome["timeout"] == true)
-        try await eventually(.seconds(60), "the handler got the call") { !fixture.recorder.requests(token).isEmpty }
+        try await fixture.recorder.waitForRequest(token, "the handler got the call")
         let request = try #require(fixture.recorder.requests(token).first)
         let messageID = try #require(request.messageID)
         let replyQueue = try #require(request.replyQueue)
@@ -288,7 +305,7 @@ extension Trait where Self == PythonToSwiftScope {
         // A later, distinct message is handled; the duplicate never was.
         let barrier = MessageID.generate()
         try await client.cast(RPCRequest(method: "record", arguments: ["token": .string(barrier)], context: RequestContext()), topic: fixture.topic)
-        try await eventually(.seconds(60), "the barrier cast") { !fixture.recorder.requests(barrier).isEmpty }
+        try await fixture.recorder.waitForRequest(barrier, "the barrier cast")
         #expect(fixture.recorder.requests(token).count == 1)
     }
 

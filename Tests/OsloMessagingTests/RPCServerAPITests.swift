@@ -2,6 +2,7 @@ import MistralProtocol
 import AMQPClient
 import Foundation
 import Logging
+import MistralActionsTestSupport
 import OrderedJSON
 import OsloMessaging
 import Synchronization
@@ -14,8 +15,8 @@ import Testing
     /// `<topic>.<S>` queue; the reply sent with `reply(to:with:)` reaches Python.
     @Test func pythonCallToTheServerQueue() async throws {
         let logs = LogCapture()
-        let exchange = RPCTestEnvironment.uniqueName("api_ex")
-        let topic = RPCTestEnvironment.uniqueName("api")
+        let exchange = TestEnvironment.uniqueName("api_ex")
+        let topic = TestEnvironment.uniqueName("api")
         try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let server = RPCServer(
                 connection: connection, replyConnection: connection,
@@ -66,8 +67,8 @@ import Testing
     /// ends the sequence, and a cancelled iteration stops the server too.
     @Test func swiftToSwiftAndStop() async throws {
         let logs = LogCapture()
-        let exchange = RPCTestEnvironment.uniqueName("api_ex")
-        let topic = RPCTestEnvironment.uniqueName("api")
+        let exchange = TestEnvironment.uniqueName("api_ex")
+        let topic = TestEnvironment.uniqueName("api")
         try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let server = RPCServer(
                 connection: connection, replyConnection: connection,
@@ -123,8 +124,8 @@ import Testing
     /// dropped unacknowledged: the sequence still ends normally).
     @Test func cancellingTheIterationStopsTheServer() async throws {
         let logs = LogCapture()
-        let exchange = RPCTestEnvironment.uniqueName("api_ex")
-        let topic = RPCTestEnvironment.uniqueName("api")
+        let exchange = TestEnvironment.uniqueName("api_ex")
+        let topic = TestEnvironment.uniqueName("api")
         try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let server = RPCServer(
                 connection: connection, replyConnection: connection,
@@ -161,8 +162,8 @@ import Testing
     /// the handler returns only after the test has seen a keep-alive.
     @Test func keepAlivesOnTheWire() async throws {
         let logs = LogCapture()
-        let exchange = RPCTestEnvironment.uniqueName("api_ex")
-        let topic = RPCTestEnvironment.uniqueName("api")
+        let exchange = TestEnvironment.uniqueName("api_ex")
+        let topic = TestEnvironment.uniqueName("api")
         let replyQueue = "reply_" + MessageID.generate()
         try await withConnection("server-api", logger: logs.logger("amqp"), limit: .seconds(300)) { connection in
             let server = RPCServer(
@@ -170,15 +171,12 @@ import Testing
                 target: RPCTarget(exchange: exchange, topic: topic),
                 options: OsloTopologyOptions(), prefetch: 0, logger: logs.logger("rpc-server")
             )
-            let keepAliveSeen = SeenFlag()
+            let keepAliveSeen = Signal()
             let serving = Task {
                 try await server.serve { request in
                     // Bounded only to end a broken test; the reply loop
                     // below fails it first.
-                    let deadline = ContinuousClock.now + .seconds(120)
-                    while !keepAliveSeen.isSet && ContinuousClock.now < deadline {
-                        try await Task.sleep(for: .milliseconds(20))
-                    }
+                    try? await keepAliveSeen.wait(limit: .seconds(120), "a keep-alive on the wire")
                     return request.arguments["value"] ?? nil
                 }
             }
@@ -201,7 +199,7 @@ import Testing
                         let reply = try RPCReply(decodingBody: delivery.body)
                         received.append(reply)
                         if !reply.ending {
-                            keepAliveSeen.set()
+                            keepAliveSeen.raise()
                         }
                         #expect(delivery.properties.contentType == "application/json")
                         #expect(delivery.properties.deliveryMode == .persistent)
@@ -229,13 +227,4 @@ import Testing
             }
         }
     }
-}
-
-/// A flag one task raises and another polls.
-private final class SeenFlag: Sendable {
-    private let value = Atomic(false)
-
-    var isSet: Bool { value.load(ordering: .acquiring) }
-
-    func set() { value.store(true, ordering: .releasing) }
 }

@@ -1,6 +1,7 @@
 import AMQPClient
 import Foundation
 import Logging
+import MistralActionsTestSupport
 import OrderedJSON
 import OsloMessaging
 import Synchronization
@@ -10,37 +11,10 @@ import Testing
 import Glibc
 #endif
 
-/// Where the broker and the Python peer are: environment variables with
-/// loopback defaults (see `scripts/local-services.sh env`, `scripts/python-env.sh`).
-enum RPCTestEnvironment {
-    static var variables: [String: String] { ProcessInfo.processInfo.environment }
-
-    static var amqpURL: String {
-        variables["MA_TEST_AMQP_URL"] ?? "rabbit://guest:guest@127.0.0.1:26672/"
-    }
-
-    /// The package root, found from this file's path.
-    static var packageRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
-    static var venv: URL {
-        if let path = variables["MA_VENV"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
-        return packageRoot.appendingPathComponent(".venv")
-    }
-
-    static var python: String { venv.appendingPathComponent("bin/python").path }
+/// The broker and the Python peer as this target's tests use them; the
+/// addresses come from the shared ``TestEnvironment`` (MistralActionsTestSupport).
+extension TestEnvironment {
     static var peerScript: String { packageRoot.appendingPathComponent("python/oslo_peer.py").path }
-
-    /// The command that runs rabbitmqctl against the test broker.
-    static var rabbitmqctl: [String] {
-        if let command = variables["MA_TEST_RABBITMQCTL"], !command.isEmpty {
-            return command.split(separator: " ").map(String.init)
-        }
-        return [packageRoot.appendingPathComponent("scripts/local-services.sh").path, "rabbitmqctl"]
-    }
 
     static func configuration(name: String) throws -> AMQPConfiguration {
         var configuration = try AMQPConfiguration(transportURL: amqpURL, connectionName: "OsloMessagingTests.\(name)")
@@ -49,69 +23,19 @@ enum RPCTestEnvironment {
         configuration.heartbeatSeconds = 10
         return configuration
     }
-
-    /// `test_<purpose>_<12 hex digits>`: unique exchange and topic names.
-    static func uniqueName(_ purpose: String) -> String {
-        "test_\(purpose)_\(MessageID.generate().prefix(12))"
-    }
-
-    /// Log level for messages also printed to stderr (`MA_TEST_LOG_LEVEL`, default: none).
-    static var printedLogLevel: Logger.Level? {
-        variables["MA_TEST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) }
-    }
-}
-
-struct TestTimeout: Error, CustomStringConvertible {
-    var what: String
-    var description: String { "timed out: \(what)" }
-}
-
-/// Runs `body`, failing with `TestTimeout` if it takes longer than `limit`.
-func withTimeout<T: Sendable>(
-    _ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask {
-            try await body()
-        }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw TestTimeout(what: what)
-        }
-        defer { group.cancelAll() }
-        guard let result = try await group.next() else {
-            throw TestTimeout(what: what)
-        }
-        return result
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds, at most `limit` (a guard
-/// against a hang, generous for a loaded machine).
-func eventually(_ limit: Duration = .seconds(60), _ what: String, _ condition: @Sendable () throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + limit
-    while try !condition() {
-        guard ContinuousClock.now < deadline else {
-            throw TestTimeout(what: what)
-        }
-        try await Task.sleep(for: .milliseconds(50))
-    }
 }
 
 /// Waits until `queue` no longer exists on the broker (a passive declare
-/// answers 404), at most `limit` (a guard against a hang).
+/// answers 404; the broker announces nothing, so this polls), at most
+/// `limit` (a guard against a hang).
 func waitUntilQueueIsGone(_ connection: AMQPConnection, _ queue: String, limit: Duration = .seconds(60)) async throws {
-    let deadline = ContinuousClock.now + limit
-    while true {
+    try await eventually("queue \(queue) is gone", limit: limit, every: .milliseconds(50)) {
         do {
             try await connection.declareQueue(name: queue, passive: true)
+            return false
         } catch let error as AMQPError where error.replyCode == 404 {
-            return
+            return true
         }
-        guard ContinuousClock.now < deadline else {
-            throw TestTimeout(what: "queue \(queue) still exists")
-        }
-        try await Task.sleep(for: .milliseconds(50))
     }
 }
 
@@ -126,7 +50,7 @@ func withConnection<T: Sendable>(
     limit: Duration = .seconds(300),
     _ body: @escaping @Sendable (AMQPConnection) async throws -> T
 ) async throws -> T {
-    let connection = AMQPConnection(configuration: try RPCTestEnvironment.configuration(name: name), logger: logger)
+    let connection = AMQPConnection(configuration: try TestEnvironment.configuration(name: name), logger: logger)
     return try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask {
             try await connection.run()
@@ -155,7 +79,7 @@ func withRunningConnection<T: Sendable>(
     logger: Logger,
     _ body: (AMQPConnection) async throws -> T
 ) async throws -> T {
-    let connection = AMQPConnection(configuration: try RPCTestEnvironment.configuration(name: name), logger: logger)
+    let connection = AMQPConnection(configuration: try TestEnvironment.configuration(name: name), logger: logger)
     return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
         group.addTask {
             try await connection.run()
@@ -174,35 +98,6 @@ func cleanUp(_ connection: AMQPConnection, queues: [String], exchanges: [String]
     for exchange in exchanges {
         try? await connection.deleteExchange(name: exchange)
     }
-}
-
-/// Runs rabbitmqctl with `arguments` against the test broker, on a
-/// dispatch thread (it blocks for about a second; the cooperative pool
-/// must not wait for it).
-func rabbitmqctl(_ arguments: [String]) async throws -> String {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try runRabbitmqctl(arguments) })
-        }
-    }
-}
-
-private func runRabbitmqctl(_ arguments: [String]) throws -> String {
-    let command = RPCTestEnvironment.rabbitmqctl
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: command[0])
-    process.arguments = Array(command.dropFirst()) + arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    guard process.terminationStatus == 0 else {
-        throw TestTimeout(what: "rabbitmqctl \(arguments.joined(separator: " ")) failed: \(text)")
-    }
-    return text
 }
 
 /// A queue as `rabbitmqctl list_queues name durable auto_delete arguments` shows it.
@@ -245,6 +140,8 @@ final class LogCapture: Sendable {
     }
 
     private let records = Mutex<[Record]>([])
+    /// Moves with every record: waits for a log line wake on it.
+    private let appended = AsyncCounter()
 
     func logger(_ label: String) -> Logger {
         var logger = Logger(label: label) { label in CapturingLogHandler(capture: self, label: label) }
@@ -254,7 +151,8 @@ final class LogCapture: Sendable {
 
     func append(_ record: Record) {
         records.withLock { $0.append(record) }
-        if let printed = RPCTestEnvironment.printedLogLevel, record.level >= printed {
+        appended.increment()
+        if let printed = TestEnvironment.logLevel, record.level >= printed {
             FileHandle.standardError.write(Data("\(Date()) \(record)\n".utf8))
         }
     }
@@ -263,17 +161,18 @@ final class LogCapture: Sendable {
         records.withLock { $0 }
     }
 
-    /// The first record that matches, waiting up to `limit`.
-    func waitFor(_ limit: Duration = .seconds(60), _ what: String, where predicate: @Sendable (Record) -> Bool) async throws -> Record {
-        let deadline = ContinuousClock.now + limit
-        while true {
-            if let record = records.withLock({ $0.first(where: predicate) }) {
-                return record
-            }
-            guard ContinuousClock.now < deadline else {
+    /// The first record that matches, waiting up to `limit` (a guard against a hang).
+    func waitFor(
+        _ limit: Duration = .seconds(60), _ what: String, where predicate: @escaping @Sendable (Record) -> Bool
+    ) async throws -> Record {
+        try await appended.waitUntil("log record: \(what)", limit: limit) {
+            self.records.withLock { $0.contains(where: predicate) }
+        }
+        return try records.withLock { records in
+            guard let record = records.first(where: predicate) else {
                 throw TestTimeout(what: "log record: \(what)")
             }
-            try await Task.sleep(for: .milliseconds(50))
+            return record
         }
     }
 }
@@ -311,6 +210,7 @@ struct CapturingLogHandler: LogHandler {
 final class PeerProcess: Sendable {
     let name: String
     private let process: Process
+    private let exit: ProcessExit
     private let input: Pipe
     private let buffers = Buffers()
     private let writer = DispatchQueue(label: "oslo-peer-stdin")
@@ -321,8 +221,11 @@ final class PeerProcess: Sendable {
         let lines = Mutex<[(text: String, json: JSON?)]>([])
         let partial = Mutex<[UInt8]>([])
         let errors = Mutex<[UInt8]>([])
+        /// Whether stdout reached its end (the peer exited and every line was read).
+        let outputEnded = Atomic(false)
+        /// Moves with every line and at the end of stdout: waits wake on it.
+        let changes = AsyncCounter()
     }
-
 
     /// A write to the stdin of a peer that died must fail, not kill the test runner.
     private static let ignoreBrokenPipes: Void = {
@@ -334,11 +237,12 @@ final class PeerProcess: Sendable {
         Self.ignoreBrokenPipes
         self.name = name
         process = Process()
-        process.executableURL = URL(fileURLWithPath: RPCTestEnvironment.python)
-        process.arguments = ["-u", RPCTestEnvironment.peerScript] + arguments
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.python)
+        process.arguments = ["-u", TestEnvironment.peerScript] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PYTHONUNBUFFERED"] = "1"
         process.environment = environment
+        exit = ProcessExit(of: process)
         input = Pipe()
         let output = Pipe()
         let errorOutput = Pipe()
@@ -350,6 +254,8 @@ final class PeerProcess: Sendable {
             let data = handle.availableData
             guard !data.isEmpty else {
                 handle.readabilityHandler = nil
+                buffers.outputEnded.store(true, ordering: .releasing)
+                buffers.changes.increment()
                 return
             }
             let complete = buffers.partial.withLock { buffer -> [String] in
@@ -364,6 +270,7 @@ final class PeerProcess: Sendable {
             if !complete.isEmpty {
                 let parsed = complete.map { line in (text: line, json: line.hasPrefix("{") ? try? JSON(parsing: line) : nil) }
                 buffers.lines.withLock { $0.append(contentsOf: parsed) }
+                buffers.changes.increment()
             }
         }
         errorOutput.fileHandleForReading.readabilityHandler = { handle in
@@ -383,11 +290,11 @@ final class PeerProcess: Sendable {
     /// What the peer printed on stderr so far.
     var errorOutput: String { buffers.errors.withLock { String(decoding: $0, as: UTF8.self) } }
 
-    var isRunning: Bool { process.isRunning }
-    var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+    var isRunning: Bool { exit.status == nil }
+    var exitStatus: Int32? { exit.status }
 
     /// The first stdout line that matches, waiting up to `limit`.
-    func waitForLine(_ limit: Duration = .seconds(60), _ what: String, where predicate: @Sendable (String) -> Bool) async throws -> String {
+    func waitForLine(_ limit: Duration = .seconds(60), _ what: String, where predicate: @escaping @Sendable (String) -> Bool) async throws -> String {
         try await waitFor(limit, what) { predicate($0.text) }.text
     }
 
@@ -396,27 +303,24 @@ final class PeerProcess: Sendable {
         try await waitFor(limit, what) { line in line.json.map(predicate) ?? false }.json ?? nil
     }
 
+    /// Waits (on the line reader, no polling) until a line matches or stdout
+    /// ended, which happens once the peer exited and its last lines were read.
     private func waitFor(
-        _ limit: Duration, _ what: String, where predicate: @Sendable ((text: String, json: JSON?)) -> Bool
+        _ limit: Duration, _ what: String, where predicate: @escaping @Sendable ((text: String, json: JSON?)) -> Bool
     ) async throws -> (text: String, json: JSON?) {
-        let deadline = ContinuousClock.now + limit
-        while true {
-            if let line = buffers.lines.withLock({ $0.first(where: predicate) }) {
-                return line
+        let buffers = self.buffers
+        do {
+            try await buffers.changes.waitUntil(what, limit: limit) {
+                buffers.outputEnded.load(ordering: .acquiring) || buffers.lines.withLock { $0.contains(where: predicate) }
             }
-            guard ContinuousClock.now < deadline else {
-                throw TestTimeout(what: "\(name): \(what); stdout: \(output.suffix(5).map { $0.prefix(300) }); stderr: \(errorOutput.suffix(2000))")
-            }
-            if !process.isRunning {
-                // Let the reader catch the last lines, then look once more.
-                try await Task.sleep(for: .milliseconds(200))
-                if let line = buffers.lines.withLock({ $0.first(where: predicate) }) {
-                    return line
-                }
-                throw TestTimeout(what: "\(name) exited (\(process.terminationStatus)) before \(what); stdout: \(output.suffix(5).map { $0.prefix(300) }); stderr: \(errorOutput.suffix(2000))")
-            }
-            try await Task.sleep(for: .milliseconds(25))
+        } catch is TestTimeout {
+            throw TestTimeout(what: "\(name): \(what); stdout: \(output.suffix(5).map { $0.prefix(300) }); stderr: \(errorOutput.suffix(2000))")
         }
+        if let line = buffers.lines.withLock({ $0.first(where: predicate) }) {
+            return line
+        }
+        let status = try? await exit.wait(limit: .seconds(10))
+        throw TestTimeout(what: "\(name) exited (\(status.map(String.init) ?? "?")) before \(what); stdout: \(output.suffix(5).map { $0.prefix(300) }); stderr: \(errorOutput.suffix(2000))")
     }
 
     func waitUntilReady(_ limit: Duration = .seconds(60)) async throws {
@@ -445,48 +349,32 @@ final class PeerProcess: Sendable {
 
     /// Waits for the process to exit by itself, at most `limit`.
     func waitForExit(_ limit: Duration = .seconds(60)) async throws -> Int32 {
-        let deadline = ContinuousClock.now + limit
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                throw TestTimeout(what: "\(name) to exit")
-            }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        return process.terminationStatus
+        try await exit.wait(limit: limit, "\(name) to exit")
     }
 
     /// Closes stdin and waits up to `grace` for the peer to exit by itself
     /// (the `client` peer then cleans up), then stops it.
     func finish(grace: Duration = .seconds(10)) async {
         closeInput()
-        let deadline = ContinuousClock.now + grace
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(25))
-        }
+        _ = try? await exit.wait(limit: grace)
         await stop()
     }
 
     /// SIGTERM, then SIGKILL if it has not exited after `grace`.
     func stop(grace: Duration = .seconds(10)) async {
         closeInput()
-        guard process.isRunning else {
+        guard isRunning else {
             return
         }
         process.terminate()
-        let deadline = ContinuousClock.now + grace
-        while process.isRunning && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(25))
-        }
-        if process.isRunning {
+        if (try? await exit.wait(limit: grace)) == nil {
             kill(process.processIdentifier, SIGKILL)
-            while process.isRunning {
-                try? await Task.sleep(for: .milliseconds(10))
-            }
+            _ = try? await exit.wait(limit: .seconds(60), "\(name) to die of SIGKILL")
         }
     }
 
     deinit {
-        if process.isRunning {
+        if isRunning {
             kill(process.processIdentifier, SIGKILL)
         }
     }
@@ -494,7 +382,7 @@ final class PeerProcess: Sendable {
 
 /// Common arguments of the peer commands.
 func peerArguments(exchange: String, topic: String, options: [String] = []) -> [String] {
-    ["--url", RPCTestEnvironment.amqpURL, "--exchange", exchange, "--topic", topic] + options.flatMap { ["--option", $0] }
+    ["--url", TestEnvironment.amqpURL, "--exchange", exchange, "--topic", topic] + options.flatMap { ["--option", $0] }
 }
 
 /// The `--option` settings for the peer that match `options`.

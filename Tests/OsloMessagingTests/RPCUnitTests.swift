@@ -1,5 +1,6 @@
 import AMQPClient
 import Logging
+import MistralActionsTestSupport
 import OrderedJSON
 @testable import OsloMessaging
 import Synchronization
@@ -209,10 +210,6 @@ import Testing
 }
 
 @Suite struct IncomingBufferTests {
-    private final class Flag: Sendable {
-        let value = Atomic<Int>(0)
-    }
-
     @Test func deliversInOrderThenEnds() async throws {
         let buffer = IncomingBuffer<Int>(onCancel: {})
         #expect(buffer.append(1))
@@ -245,8 +242,8 @@ import Testing
     /// Cancelling the reader asks for a stop but keeps the buffered and
     /// later elements until the producer finishes.
     @Test func cancellationDoesNotDropElements() async throws {
-        let cancels = Flag()
-        let buffer = IncomingBuffer<Int>(onCancel: { cancels.value.add(1, ordering: .relaxed) })
+        let stopRequested = Signal()
+        let buffer = IncomingBuffer<Int>(onCancel: { stopRequested.raise() })
         // Immediate: when this returns, the reader waits inside next().
         let reader = Task.immediate {
             var seen: [Int] = []
@@ -257,7 +254,7 @@ import Testing
         }
         buffer.append(1)
         reader.cancel()
-        try await eventually(.seconds(60), "the stop request") { cancels.value.load(ordering: .relaxed) >= 1 }
+        try await stopRequested.wait(limit: .seconds(60), "the stop request")
         buffer.append(2)
         buffer.append(3)
         buffer.finish()

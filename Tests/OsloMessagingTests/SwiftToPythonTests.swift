@@ -1,6 +1,7 @@
 import AMQPClient
 import Foundation
 import Logging
+import MistralActionsTestSupport
 import OrderedJSON
 import OsloMessaging
 import Testing
@@ -28,8 +29,8 @@ struct SwiftToPythonScope: SuiteTrait, TestScoping {
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
         let logs = LogCapture()
-        let exchange = RPCTestEnvironment.uniqueName("s2p_ex")
-        let topic = RPCTestEnvironment.uniqueName("s2p")
+        let exchange = TestEnvironment.uniqueName("s2p_ex")
+        let topic = TestEnvironment.uniqueName("s2p")
         let serverName = "python-1"
         try await withRunningConnection("swift-to-python", logger: logs.logger("amqp")) { connection in
             let peer = try PeerProcess("python server", ["serve"] + peerArguments(exchange: exchange, topic: topic) + ["--server", serverName])

@@ -1,4 +1,5 @@
 import Foundation
+import MistralActionsTestSupport
 import PostgresClient
 import Testing
 
@@ -16,7 +17,7 @@ struct AdvisoryLockTests {
         let bPID = try await b.backendPID()
         let events = EventLog()
 
-        try await withTimeout(seconds: 30) {
+        try await withTimeout(.seconds(30)) {
             #expect(try await a.tryAdvisoryLock(key: key))
             #expect(try await b.tryAdvisoryLock(key: key) == false)
 
@@ -26,10 +27,10 @@ struct AdvisoryLockTests {
                         events.record("B holds the lock")
                     }
                 }
-                try await waitUntil(seconds: 60, "B to wait for the lock") {
+                // The server shows B waiting: B cannot hold the lock before A releases it.
+                try await eventually("B to wait for the lock", limit: .seconds(60), every: .milliseconds(50)) {
                     try await a.isWaitingForAdvisoryLock(pid: bPID)
                 }
-                try await Task.sleep(for: .milliseconds(200))
                 events.record("A releases the lock")
                 #expect(try await a.advisoryUnlock(key: key))
                 try await group.waitForAll()
@@ -48,7 +49,7 @@ struct AdvisoryLockTests {
         let key = uniqueKey()
         let a = try await TestDatabase.connect()
         let b = try await TestDatabase.connect()
-        try await withTimeout(seconds: 30) {
+        try await withTimeout(.seconds(30)) {
             await #expect(throws: DeliberateFailure.self) {
                 try await a.withAdvisoryLock(key: key) {
                     #expect(try await b.tryAdvisoryLock(key: key) == false)
@@ -69,7 +70,7 @@ struct AdvisoryLockTests {
         let key = uniqueKey()
         let a = try await TestDatabase.connect()
         let b = try await TestDatabase.connect()
-        try await withTimeout(seconds: 30) {
+        try await withTimeout(.seconds(30)) {
             try await a.withTransaction { a in
                 try await a.advisoryTransactionLock(key: key)
                 #expect(try await b.tryAdvisoryLock(key: key) == false)
@@ -96,7 +97,7 @@ struct AdvisoryLockTests {
 
         let waiting = Task { try await b.withAdvisoryLock(key: key) {} }
         // Cancel once the server shows B waiting for the lock.
-        try await waitUntil(seconds: 60, "B to wait for the lock") {
+        try await eventually("B to wait for the lock", limit: .seconds(60), every: .milliseconds(50)) {
             try await a.isWaitingForAdvisoryLock(pid: bPID)
         }
         waiting.cancel()
@@ -104,10 +105,10 @@ struct AdvisoryLockTests {
         // B is usable and not stuck in the lock wait (A still holds the
         // lock, so a wait that was not cancelled would never end: the limit
         // only turns that hang into a failure).
-        try await waitUntil(seconds: 60, "B to stop waiting") {
+        try await eventually("B to stop waiting", limit: .seconds(60), every: .milliseconds(50)) {
             try await !a.isWaitingForAdvisoryLock(pid: bPID)
         }
-        let one = try await withTimeout(seconds: 60) { try await b.query("SELECT 1 AS one")[0]["one"].decode(Int.self) }
+        let one = try await withTimeout(.seconds(60)) { try await b.query("SELECT 1 AS one")[0]["one"].decode(Int.self) }
         #expect(one == 1)
         #expect(try await b.tryAdvisoryLock(key: key) == false)
         #expect(try await a.advisoryUnlock(key: key))

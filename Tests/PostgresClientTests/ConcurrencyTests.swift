@@ -1,4 +1,5 @@
 import Foundation
+import MistralActionsTestSupport
 import PostgresClient
 import Testing
 
@@ -25,7 +26,7 @@ struct ConcurrencyTests {
     @Test("many tasks share one connection; statements and transactions do not interleave")
     func manyTasks() async throws {
         try await TestDatabase.withTable("shared", columns: "task int, step int") { connection, table in
-            try await withTimeout(seconds: 60) {
+            try await withTimeout(.seconds(60)) {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for task in 0..<20 {
                         group.addTask {
@@ -74,7 +75,7 @@ struct ConcurrencyTests {
                     _ = try await connection.query("SELECT pg_sleep(300)")
                 }
                 // Cancel once the server runs the statement.
-                try await waitUntil(seconds: 60, "pg_sleep to run") {
+                try await eventually("pg_sleep to run", limit: .seconds(60), every: .milliseconds(50)) {
                     try await observer.query(
                         "SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE '%pg_sleep%'",
                         [.int(Int64(pid))]

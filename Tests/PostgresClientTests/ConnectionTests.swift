@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MistralActionsTestSupport
 import PostgresClient
 import Testing
 
@@ -52,7 +53,7 @@ struct ConnectionTests {
         configuration.port = 1
         let unreachable = configuration
         let error = await #expect(throws: PostgresError.self) {
-            try await withTimeout(seconds: 20) {
+            try await withTimeout(.seconds(20)) {
                 try await PostgresConnection.connect(configuration: unreachable, logger: TestLog.logger())
             }
         }
@@ -156,7 +157,7 @@ struct ReconnectTests {
         let pid = try await connection.backendPID()
         try await terminate(pid)
 
-        let newPID = try await withTimeout(seconds: 30) { try await connection.backendPID() }
+        let newPID = try await withTimeout(.seconds(30)) { try await connection.backendPID() }
         #expect(newPID != pid)
         // The session settings are back after the reset.
         #expect(try await connection.query("SHOW TimeZone")[0][0].decode(String.self) == "UTC")
@@ -171,7 +172,7 @@ struct ReconnectTests {
         let connection = try await TestDatabase.connect()
         let watcher = try await TestDatabase.connect()
         let pid = try await connection.backendPID()
-        try await withTimeout(seconds: 30) {
+        try await withTimeout(.seconds(30)) {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     let error = await #expect(throws: PostgresError.self) {
@@ -180,7 +181,7 @@ struct ReconnectTests {
                     #expect(error?.code == .connectionLost)
                     #expect(error?.sqlState == "57P01", "\(String(reflecting: error))")
                 }
-                try await waitUntil(seconds: 10, "pg_sleep to run") {
+                try await eventually("pg_sleep to run", limit: .seconds(10), every: .milliseconds(50)) {
                     try await watcher.query(
                         "SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1::int AND state = 'active'", [.int(Int64(pid))]
                     )[0]["n"].decode(Int.self) == 1

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MistralActionsTestSupport
 import PostgresClient
 import Synchronization
 import Testing
@@ -7,8 +8,7 @@ import Testing
 /// The test database, from MA_TEST_POSTGRES_URL (default: the server
 /// `scripts/local-services.sh start postgresql` runs on loopback).
 enum TestDatabase {
-    static let url = ProcessInfo.processInfo.environment["MA_TEST_POSTGRES_URL"]
-        ?? "postgresql://mistral_actions:ma-secret@127.0.0.1:26432/mistral_actions_test"
+    static let url = TestEnvironment.postgresURL
 
     static var configuration: PostgresConfiguration {
         get throws { try PostgresConfiguration(url: url) }
@@ -24,7 +24,7 @@ enum TestDatabase {
 
     /// A name no other test (or test run) uses.
     static func uniqueName(_ prefix: String) -> String {
-        "pgclient_\(prefix)_\(UUID().uuidString.prefix(8).lowercased())"
+        TestEnvironment.uniqueName(prefix, prefix: "pgclient")
     }
 
     /// Creates a table with a unique name, runs `body` with it, and drops it
@@ -100,32 +100,6 @@ enum TestLog {
     }
 }
 
-/// Runs `operation`, failing if it takes longer than `seconds`.
-func withTimeout<Value: Sendable>(
-    seconds: Double,
-    _ operation: @escaping @Sendable () async throws -> Value
-) async throws -> Value {
-    try await withThrowingTaskGroup(of: Value?.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            return nil
-        }
-        guard let first = try await group.next(), let value = first else {
-            group.cancelAll()
-            throw TimeoutError(seconds: seconds)
-        }
-        group.cancelAll()
-        return value
-    }
-}
-
-struct TimeoutError: Error, CustomStringConvertible {
-    var seconds: Double
-    var waitingFor = "the operation"
-    var description: String { "timed out after \(seconds) s waiting for \(waitingFor)" }
-}
-
 /// Events in the order they happened, from any task.
 final class EventLog: Sendable {
     private let events = Mutex<[String]>([])
@@ -135,21 +109,6 @@ final class EventLog: Sendable {
     }
 
     var all: [String] { events.withLock { $0 } }
-}
-
-/// Polls `condition` every 50 ms until it holds; fails after `seconds`.
-func waitUntil(
-    seconds: Double,
-    _ what: String,
-    _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else {
-            throw TimeoutError(seconds: seconds, waitingFor: what)
-        }
-        try await Task.sleep(for: .milliseconds(50))
-    }
 }
 
 extension PostgresConnection {

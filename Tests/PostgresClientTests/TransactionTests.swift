@@ -1,4 +1,5 @@
 import Foundation
+import MistralActionsTestSupport
 import PostgresClient
 import Testing
 
@@ -103,7 +104,7 @@ struct TransactionTests {
         try await TestDatabase.withTable("isolation", columns: "name text PRIMARY KEY") { connection, table in
             let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
             let events = EventLog()
-            try await withTimeout(seconds: 30) {
+            try await withTimeout(.seconds(30)) {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         do {

@@ -2,6 +2,7 @@ import ActionCatalog
 import ActionKit
 import ActionSync
 import Logging
+import MistralActionsTestSupport
 import MistralProtocol
 import OrderedJSON
 import OsloMessaging
@@ -102,6 +103,22 @@ struct RunningActionsTests {
     }
 }
 
+/// Tells the test that it runs, then sleeps until it is cancelled.
+struct StartThenSleepAction: MistralAction {
+    static let name = "test.start_then_sleep"
+    static let description = "Raises `started`, then sleeps until cancelled."
+    /// Raised when the action runs (only the cancellation test runs it).
+    static let started = Signal()
+
+    init() {}
+
+    func run(context: ActionContext) async throws -> JSON {
+        Self.started.raise()
+        try await Task.sleep(for: .seconds(600))
+        return .null
+    }
+}
+
 @Suite("Running one action")
 struct ActionRunnerTests {
     let registry = try! ActionCatalog.registry()
@@ -148,10 +165,12 @@ struct ActionRunnerTests {
 
     @Test("cancellation of the surrounding task (shutdown) is reported as such")
     func cancelled() async throws {
-        let sleep = try #require(registry.descriptor(named: "debug.sleep"))
+        let registry = try ActionRegistry([StartThenSleepAction.self])
+        let sleep = try #require(registry.descriptor(named: StartThenSleepAction.name))
         let context = context()
-        let task = Task { await ActionRunner.run(sleep, input: ["seconds": 30], context: context, timeout: nil) }
-        try await Task.sleep(for: .milliseconds(100))
+        let task = Task { await ActionRunner.run(sleep, input: [:], context: context, timeout: nil) }
+        // Cancel while the action runs, not before it starts.
+        try await StartThenSleepAction.started.wait(limit: .seconds(60), "the action to start")
         task.cancel()
         guard case .cancelled = await task.value else {
             Issue.record("expected cancellation")

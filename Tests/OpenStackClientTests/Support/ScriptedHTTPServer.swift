@@ -1,3 +1,4 @@
+import MistralActionsTestSupport
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -68,6 +69,8 @@ final class ScriptedHTTPServer: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Moves with every request received: waits for requests wake on it.
+    private let arrivals = AsyncCounter()
     private let serverChannel = Mutex<(any Channel)?>(nil)
     private let boundPort = Mutex(0)
 
@@ -161,14 +164,14 @@ final class ScriptedHTTPServer: Sendable {
         _ method: String, _ path: String, count: Int, limit: Duration = .seconds(60),
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
-        let deadline = ContinuousClock.now + limit
-        while requests(method, path).count < count {
-            guard ContinuousClock.now < deadline else {
-                let seen = requests(method, path).count
-                Issue.record("\(count) requests to \(method) \(path) expected, \(seen) arrived", sourceLocation: sourceLocation)
-                throw CancellationError()
+        do {
+            try await arrivals.waitUntil("\(count) requests to \(method) \(path)", limit: limit) {
+                self.requests(method, path).count >= count
             }
-            try await Task.sleep(for: .milliseconds(5))
+        } catch is TestTimeout {
+            let seen = requests(method, path).count
+            Issue.record("\(count) requests to \(method) \(path) expected, \(seen) arrived", sourceLocation: sourceLocation)
+            throw CancellationError()
         }
     }
 
@@ -197,7 +200,8 @@ final class ScriptedHTTPServer: Sendable {
     }
 
     fileprivate func received(_ request: ReceivedRequest) -> ScriptedResponse {
-        state.withLock { state in
+        defer { arrivals.increment() }
+        return state.withLock { state in
             state.received.append(request)
             state.inFlight += 1
             state.maxInFlight = max(state.maxInFlight, state.inFlight)

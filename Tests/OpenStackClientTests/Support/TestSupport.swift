@@ -1,4 +1,5 @@
 import Logging
+import MistralActionsTestSupport
 import OpenStackClient
 import OrderedJSON
 import Synchronization
@@ -13,11 +14,21 @@ final class LogRecorder: Sendable {
     }
 
     private let storage = Mutex<[Record]>([])
+    /// Moves with every record: waits for a log line wake on it.
+    private let appended = AsyncCounter()
 
     var records: [Record] { storage.withLock { $0 } }
 
     func records(containing text: String) -> [Record] {
         records.filter { $0.message.contains(text) }
+    }
+
+    /// Waits until a message containing `text` was logged; `limit` only
+    /// guards against a hang.
+    func waitForRecord(containing text: String, limit: Duration = .seconds(60)) async throws {
+        try await appended.waitUntil("a log message containing '\(text)'", limit: limit) {
+            !self.records(containing: text).isEmpty
+        }
     }
 
     /// Everything logged, as text, to look for secrets.
@@ -27,6 +38,7 @@ final class LogRecorder: Sendable {
 
     fileprivate func append(_ record: Record) {
         storage.withLock { $0.append(record) }
+        appended.increment()
     }
 
     func logger(label: String = "test") -> Logger {
@@ -157,18 +169,3 @@ final class Locked<Value: Sendable>: Sendable {
 
 /// A logger that drops everything (tests that do not look at logs).
 let quietLogger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
-
-/// Waits (without blocking a thread) until `condition` holds. The limit only
-/// guards against a hang; it is no assumption about the machine's speed.
-func eventually(
-    limit: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + limit
-    while !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("condition not met within \(limit)", sourceLocation: sourceLocation)
-            throw CancellationError()
-        }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}
