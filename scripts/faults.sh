@@ -27,6 +27,7 @@
 #   FAULTS_QUIET_SECONDS   a scenario ends when nothing moved for this long (150)
 #   FAULTS_SOAK_SECONDS    the soak's length (1800)
 #   FAULTS_MAX_UNACKED_TIME  the workers' max_unacked_time in consumer-timeout (25m, the default)
+#   FAULTS_WORKER_EXTRA    lines added to the workers' [mistral_actions] section
 #   FAULTS_BINARY          the mistral-actions binary (.build/release, else .build/debug);
 #                          it is copied first, so a rebuild cannot change it mid-run
 # Results: <run dir>/faults/runs/<UTC time>/<scenario>/ (worker logs, report.txt,
@@ -146,6 +147,7 @@ http_listen = 127.0.0.1:$((29470 + n))
 shutdown_grace_period = 20s
 max_unacked_time = 25m
 $WORKER_EXTRA
+${FAULTS_WORKER_EXTRA:-}
 CONF
 }
 
@@ -561,7 +563,7 @@ cleanup() {
 main() {
 case "${1:-}" in
     --list) printf '%s\n' "${ALL_SCENARIOS[@]}"; exit 0 ;;
-    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     stop)
         fstack scripts/mistral.sh stop || true
         fstack scripts/local-services.sh stop || true
