@@ -532,13 +532,21 @@ scenario_soak() {
         sleep 10
     done
     drain 900
+    # Does the memory come back once the workers are idle?
+    sleep 60
+    for n in 1 2 3; do
+        printf 'idle\t%s\t%s\n' "$n" "$(awk '/^VmRSS/{print $2}' "/proc/${pids[$((n-1))]}/status" 2>/dev/null || echo 0)" >> "$SDIR/rss.tsv"
+    done
     local rss; rss=$(python3 - "$SDIR/rss.tsv" <<'PY'
 import sys, collections
-by = collections.defaultdict(list)
+by, idle = collections.defaultdict(list), {}
 for line in open(sys.argv[1]):
     t, n, kb = line.split()
-    by[n].append(int(kb))
-print("; ".join(f"worker {n} RSS MiB min {min(v)/1024:.1f} max {max(v)/1024:.1f} first {v[0]/1024:.1f} last {v[-1]/1024:.1f} ({len(v)} samples)" for n, v in sorted(by.items())))
+    if t == "idle":
+        idle[n] = int(kb)
+    else:
+        by[n].append(int(kb))
+print("; ".join(f"worker {n} RSS MiB min {min(v)/1024:.1f} max {max(v)/1024:.1f} first {v[0]/1024:.1f} last {v[-1]/1024:.1f} ({len(v)} samples), idle 60 s after the load {idle.get(n, 0)/1024:.1f}" for n, v in sorted(by.items())))
 PY
 )
     scenario_end "soak: capacity ~$capacity actions/s, soak at $rate actions/s for $SOAK_SECONDS s; $rss"
