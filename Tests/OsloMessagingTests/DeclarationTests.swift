@@ -62,10 +62,13 @@ enum TopologyVariant: String, CaseIterable, Sendable, CustomTestStringConvertibl
                 // Shares the topic queue, control exchange and fanout exchange with Python.
                 _ = try await server.start()
                 // Declares the control exchange as a publisher and a reply queue.
-                let result = try await client.call(
-                    RPCRequest(method: "echo", arguments: ["value": "hello"], context: RequestContext()),
-                    topic: topic, server: "py", timeout: .seconds(60)
-                )
+                let (result, replyQueue) = try await withRunning([{ await client.run() }]) {
+                    let result = try await client.call(
+                        RPCRequest(method: "echo", arguments: ["value": "hello"], context: RequestContext()),
+                        topic: topic, server: "py", timeout: .seconds(60)
+                    )
+                    return (result, client.replyQueueName)
+                }
                 #expect(result == "hello")
                 // No durability fallback or other trouble on the RPC side.
                 #expect(!logs.all().contains { $0.label.hasPrefix("rpc") && $0.level >= .warning })
@@ -76,7 +79,7 @@ enum TopologyVariant: String, CaseIterable, Sendable, CustomTestStringConvertibl
                 pythonQueues.append(pythonFanout.name)
                 #expect(swiftFanout.properties == pythonFanout.properties)
                 // oslo declares reply queues like fanout queues.
-                let replies = try await BrokerQueue.list(prefix: try #require(client.replyQueueName))
+                let replies = try await BrokerQueue.list(prefix: try #require(replyQueue))
                 #expect(replies.first?.properties == pythonFanout.properties)
                 let topicQueue = try #require(queues.first { $0.name == topic })
                 let expectedDurable = variant.options.durableQueues || variant.options.quorumQueues

@@ -8,8 +8,8 @@ import OsloMessaging
 import Synchronization
 import Testing
 
-/// The lower-level server API (`start()`, acknowledge, `reply(to:with:)`,
-/// `stop()`) as the worker uses it.
+/// The lower-level server API (`start()`, `run()`, acknowledge,
+/// `reply(to:with:)`, `stop()`) as the worker uses it.
 @Suite struct RPCServerAPITests {
     /// A Python call addressed to `server=S` arrives on the Swift server's
     /// `<topic>.<S>` queue; the reply sent with `reply(to:with:)` reaches Python.
@@ -32,11 +32,13 @@ import Testing
                     ["call"] + peerArguments(exchange: exchange, topic: topic)
                         + ["--server", "node-7", "--method", "add", "--args", #"{"a": 2, "b": 40}"#, "--context", #"{"request_id": "req-1"}"#]
                 )
-                let delivery = try await withTimeout(.seconds(60), "the call") { () -> RPCIncoming in
-                    for try await item in incoming {
-                        return item
+                let delivery = try await withRunning([{ await server.run() }]) {
+                    try await withTimeout(.seconds(60), "the call") { () -> RPCIncoming in
+                        for try await item in incoming {
+                            return item
+                        }
+                        throw TestTimeout(what: "the sequence ended")
                     }
-                    throw TestTimeout(what: "the sequence ended")
                 }
                 #expect(delivery.queue == .server)
                 #expect(delivery.delivery.routingKey == "\(topic).node-7")
@@ -80,33 +82,35 @@ import Testing
             do {
                 let incoming = try await server.start()
                 #expect(server.queueNames[.server] == nil)
-                let responder = Task {
-                    for try await item in incoming {
-                        server.acknowledge(item)
-                        let request = try item.message.get()
-                        let reply: RPCReply
-                        if request.method == "boom" {
-                            reply = RPCReply(failure: .mistral("it broke"), messageID: "")
-                        } else {
-                            reply = try RPCReply(mistralResult: ["echo": request.arguments["value"] ?? nil], messageID: "")
+                try await withRunning([{ await server.run() }, { await client.run() }]) {
+                    let responder = Task {
+                        for try await item in incoming {
+                            server.acknowledge(item)
+                            let request = try item.message.get()
+                            let reply: RPCReply
+                            if request.method == "boom" {
+                                reply = RPCReply(failure: .mistral("it broke"), messageID: "")
+                            } else {
+                                reply = try RPCReply(mistralResult: ["echo": request.arguments["value"] ?? nil], messageID: "")
+                            }
+                            try await server.reply(to: request, with: reply)
                         }
-                        try await server.reply(to: request, with: reply)
                     }
-                }
-                let result = try await client.call(
-                    RPCRequest(method: "echo", arguments: ["value": "x"], context: RequestContext()), topic: topic, timeout: .seconds(10)
-                )
-                #expect(try MistralSerialization.decode(result) == ["echo": "x"])
-                let error = await #expect(throws: RemoteFailure.self) {
-                    try await client.call(RPCRequest(method: "boom", arguments: [:], context: RequestContext()), topic: topic, timeout: .seconds(10))
-                }
-                #expect(error?.className == "MistralException")
-                #expect(error?.module == "mistral.exceptions")
-                #expect(error?.message == "it broke")
-                // stop() cancels the consumers; the iteration ends.
-                await server.stop()
-                try await withTimeout(.seconds(60), "the iteration ends after stop()") {
-                    try await responder.value
+                    let result = try await client.call(
+                        RPCRequest(method: "echo", arguments: ["value": "x"], context: RequestContext()), topic: topic, timeout: .seconds(10)
+                    )
+                    #expect(try MistralSerialization.decode(result) == ["echo": "x"])
+                    let error = await #expect(throws: RemoteFailure.self) {
+                        try await client.call(RPCRequest(method: "boom", arguments: [:], context: RequestContext()), topic: topic, timeout: .seconds(10))
+                    }
+                    #expect(error?.className == "MistralException")
+                    #expect(error?.module == "mistral.exceptions")
+                    #expect(error?.message == "it broke")
+                    // stop() cancels the consumers; the iteration ends.
+                    await server.stop()
+                    try await withTimeout(.seconds(60), "the iteration ends after stop()") {
+                        try await responder.value
+                    }
                 }
             } catch {
                 failure = error
@@ -144,8 +148,11 @@ import Testing
                 return count
             }
             reader.cancel()
-            let count = try await withTimeout(.seconds(60), "the iteration ends after cancellation") {
-                try await reader.value
+            // The stop request is carried out by run().
+            let count = try await withRunning([{ await server.run() }]) {
+                try await withTimeout(.seconds(60), "the iteration ends after cancellation") {
+                    try await reader.value
+                }
             }
             #expect(count == 0)
             await server.stop()

@@ -47,8 +47,10 @@ struct SwiftToPythonScope: SuiteTrait, TestScoping {
             var failure: (any Error)?
             do {
                 try await peer.waitUntilReady()
-                try await SwiftToPythonFixture.$current.withValue(fixture) {
-                    try await function()
+                try await withRunning([{ await client.run() }]) {
+                    try await SwiftToPythonFixture.$current.withValue(fixture) {
+                        try await function()
+                    }
                 }
             } catch {
                 failure = error

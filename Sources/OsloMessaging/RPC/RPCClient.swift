@@ -8,12 +8,13 @@ import Synchronization
 /// rabbit driver sends them.
 ///
 /// Calls share one reply queue `reply_<uuid hex>`, declared lazily by the
-/// first call (as oslo does) and consumed by one task that the client owns
-/// (the *reply pump*). The pump ends when the connection's `run()` ends,
-/// when ``shutdown(deletingReplyQueue:)`` is called, or when the client is
-/// deinitialized (it does not keep the client alive). If the broker cancels
-/// the reply consumer (queue deleted), the waiting calls fail and the next
-/// call declares a new reply queue.
+/// first call (as oslo does). ``run()`` reads it: the replies reach the
+/// calls waiting for them only while it runs (casts do not need it). Run it
+/// in a task of your own (a task group, or as a service); it returns after
+/// ``shutdown(deletingReplyQueue:)`` or when its task is cancelled, and then
+/// no reply consumer is left. If the broker cancels the reply consumer
+/// (queue deleted), the waiting calls fail and the next call declares a new
+/// reply queue. The client starts no task of its own.
 ///
 /// Use a connection without a prefetch limit (or a generous one): the reply
 /// consumer shares the connection's consumer channel and its basic.qos.
@@ -28,24 +29,39 @@ public final class RPCClient: Sendable {
     let connection: AMQPConnection
     let logger: Logger
     let topology: OsloTopology
-    private let shared = Shared()
+    private let state = Mutex(State())
+    /// The control exchange, declared once by the first publish.
+    private let exchangeDeclaration = AsyncOnce<Void>()
+    /// The reply queue's name, declared and consumed once by the first call
+    /// (again after its consumer ended).
+    private let replySetup = AsyncOnce<String>()
 
-    /// State shared with the reply pump (which must not retain the client).
-    private final class Shared: Sendable {
-        let state = Mutex(State())
+    private struct ReplyConsumer: Sendable {
+        var queue: String
+        var consumer: AMQPConsumer
     }
 
     private struct State {
-        var exchangeDeclaration: Task<Void, any Error>?
-        var replySetup: Task<String, any Error>?
         /// The reply queue being consumed; `nil` before the first call and after its consumer ended.
         var replyQueue: String?
         var replyConsumer: AMQPConsumer?
-        var replyPump: Task<Void, Never>?
+        /// The last reply queue declared, consumed or not (what
+        /// `shutdown(deletingReplyQueue: true)` deletes).
+        var lastReplyQueue: String?
+        /// Reply consumers that ``run()`` has not taken yet.
+        var pendingReplyConsumers: [ReplyConsumer] = []
+        /// ``run()`` waiting for a reply consumer.
+        var runWaiter: CheckedContinuation<ReplyConsumer?, Never>?
+        var runCalled = false
+        /// The reply queue ``run()`` reads.
+        var pumpedQueue: String?
+        /// ``shutdown(deletingReplyQueue:)`` calls waiting for ``run()`` to finish reading `pumpedQueue`.
+        var pumpEndWaiters: [CheckedContinuation<Void, Never>] = []
         /// Waiting calls by `_msg_id`.
         var waiters: [String: AsyncStream<RPCReply>.Continuation] = [:]
         /// Why the last reply consumer ended.
         var replyConsumerFailure: (any Error)?
+        /// After ``shutdown(deletingReplyQueue:)`` or the end of ``run()``: calls fail.
         var isShutDown = false
     }
 
@@ -64,14 +80,9 @@ public final class RPCClient: Sendable {
         self.logger = logger
     }
 
-    deinit {
-        // Ends the reply pump (and with it the reply consumer).
-        shared.state.withLock { $0.replyPump }?.cancel()
-    }
-
     /// The reply queue, once the first call declared it.
     public var replyQueueName: String? {
-        shared.state.withLock { $0.replyQueue }
+        state.withLock { $0.replyQueue }
     }
 
     // MARK: Sending
@@ -146,8 +157,10 @@ public final class RPCClient: Sendable {
     ///   ``RPCTimeoutError`` when no final reply came within `timeout`
     ///   (default ``responseTimeout``), counted from the publish (the reply
     ///   queue's declaration on the first call is not counted);
-    ///   an `AMQPError` when publishing failed or the reply consumer ended;
-    ///   `CancellationError` when the task is cancelled.
+    ///   an `AMQPError` when publishing failed, the reply consumer ended or
+    ///   the client was shut down; `CancellationError` when the task is
+    ///   cancelled. Without ``run()`` running, the reply is not read: the
+    ///   call times out.
     public func call(_ request: RPCRequest, topic: String, server: String? = nil, timeout: Duration? = nil) async throws -> JSON {
         let timeout = timeout ?? responseTimeout
         let routingKey = Self.routingKey(topic: topic, server: server)
@@ -172,7 +185,7 @@ public final class RPCClient: Sendable {
         }()
 
         let (replies, continuation) = AsyncStream.makeStream(of: RPCReply.self)
-        try shared.state.withLock { state throws(AMQPError) in
+        try state.withLock { state throws(AMQPError) in
             guard state.replyQueue == replyQueue else {
                 throw AMQPError(
                     code: .consumerCancelled, message: "the reply queue '\(replyQueue)' is no longer consumed",
@@ -182,7 +195,7 @@ public final class RPCClient: Sendable {
             state.waiters[messageID] = continuation
         }
         defer {
-            shared.state.withLock { $0.waiters.removeValue(forKey: messageID) }?.finish()
+            state.withLock { $0.waiters.removeValue(forKey: messageID) }?.finish()
         }
 
         // Counted from the publish, not from its confirm: a slow confirm must
@@ -215,7 +228,7 @@ public final class RPCClient: Sendable {
             throw RPCTimeoutError(method: request.method, topic: routingKey, timeout: timeout, messageID: messageID)
         case .consumerEnded:
             try Task.checkCancellation()
-            let cause = shared.state.withLock { $0.replyConsumerFailure }
+            let cause = state.withLock { $0.replyConsumerFailure }
             throw AMQPError(
                 code: .consumerCancelled, message: "the consumer of reply queue '\(replyQueue)' ended before the reply arrived",
                 underlying: cause
@@ -267,85 +280,136 @@ public final class RPCClient: Sendable {
 
     /// Declares the control exchange once per client (the connection
     /// re-declares it after a reconnection), with oslo's fallback to
-    /// non-durable on a 406 durability mismatch.
+    /// non-durable on a 406 durability mismatch. A failed declaration is
+    /// tried again by the next publish.
     private func declareControlExchange() async throws {
-        let declaration = shared.state.withLock { state -> Task<Void, any Error> in
-            if let existing = state.exchangeDeclaration {
-                return existing
-            }
-            let exchange = topology.controlExchange(self.exchange)
-            let task = Task { [connection, logger] in
-                try await connection.declareOsloExchange(exchange, logger: logger)
-            }
-            state.exchangeDeclaration = task
-            return task
-        }
-        do {
-            try await declaration.value
-        } catch {
-            shared.state.withLock { state in
-                if state.exchangeDeclaration == declaration {
-                    state.exchangeDeclaration = nil
-                }
-            }
-            throw error
+        try await exchangeDeclaration.value {
+            try await connection.declareOsloExchange(topology.controlExchange(exchange), logger: logger)
         }
     }
 
     /// The reply queue, declared and consumed by the first caller.
     private func ensureReplyQueue() async throws -> String {
-        let setup = try shared.state.withLock { state throws(AMQPError) -> Task<String, any Error> in
-            guard !state.isShutDown else {
-                throw AMQPError(code: .shutDown, message: "the RPC client was shut down")
-            }
-            if let existing = state.replySetup {
-                return existing
-            }
-            let task = Task { try await self.setUpReplyQueue() }
-            state.replySetup = task
-            return task
+        try throwIfShutDown()
+        return try await replySetup.value {
+            try await setUpReplyQueue()
         }
-        do {
-            return try await setup.value
-        } catch {
-            shared.state.withLock { state in
-                if state.replySetup == setup {
-                    state.replySetup = nil
-                }
-            }
-            throw error
+    }
+
+    private func throwIfShutDown() throws(AMQPError) {
+        if state.withLock({ $0.isShutDown }) {
+            throw AMQPError(code: .shutDown, message: "the RPC client was shut down (shutdown() or the end of run())")
         }
     }
 
     private func setUpReplyQueue() async throws -> String {
         try options.validate()
+        try throwIfShutDown()
         let name = "reply_" + MessageID.generate()
         try await connection.declareOsloQueue(topology.replyQueue(name: name), logger: logger)
         let consumer = try await connection.consume(queue: name, arguments: topology.consumerArguments)
-        shared.state.withLock { state in
-            state.replyQueue = name
-            state.replyConsumer = consumer
+        let entry = ReplyConsumer(queue: name, consumer: consumer)
+        enum Handover {
+            case toRun(CheckedContinuation<ReplyConsumer?, Never>)
+            case pending
+            case refused
         }
-        let pump = Task { [connection, shared, logger] in
-            await Self.pumpReplies(from: consumer, queue: name, connection: connection, shared: shared, logger: logger)
-        }
-        shared.state.withLock { state in
-            if state.replyQueue == name {
-                state.replyPump = pump
+        let handover = state.withLock { state -> Handover in
+            guard !state.isShutDown else {
+                return .refused
             }
+            state.replyQueue = name
+            state.lastReplyQueue = name
+            state.replyConsumer = consumer
+            if let waiter = state.runWaiter {
+                state.runWaiter = nil
+                state.pumpedQueue = name
+                return .toRun(waiter)
+            }
+            state.pendingReplyConsumers.append(entry)
+            return .pending
+        }
+        switch handover {
+        case .toRun(let waiter):
+            waiter.resume(returning: entry)
+        case .pending:
+            break
+        case .refused:
+            // Shut down meanwhile: no call will use this queue.
+            try? await consumer.cancel()
+            _ = try? await connection.deleteQueue(name: name)
+            throw AMQPError(code: .shutDown, message: "the RPC client was shut down (shutdown() or the end of run())")
         }
         logger.debug("Reply queue declared and consumed", metadata: ["oslo.reply_queue": "\(name)"])
         return name
     }
 
-    /// Hands each reply to the call waiting for its `_msg_id`.
-    private static func pumpReplies(
-        from consumer: AMQPConsumer,
-        queue: String,
-        connection: AMQPConnection,
-        shared: Shared,
-        logger: Logger
-    ) async {
+    // MARK: Reading replies
+
+    /// Reads the reply queue and hands each reply to the call waiting for
+    /// its `_msg_id`, one reply consumer after the other (a new one after
+    /// the broker cancelled the last), until ``shutdown(deletingReplyQueue:)``
+    /// or until the calling task is cancelled. Then it cancels the reply
+    /// consumer (waiting for the broker), fails the calls still waiting and
+    /// returns; later calls throw (casts still work). May be called once.
+    public func run() async {
+        state.withLock { state in
+            precondition(!state.runCalled, "RPCClient.run() may be called only once")
+            state.runCalled = true
+        }
+        await withTaskCancellationHandler {
+            while let next = await nextReplyConsumer() {
+                await pumpReplies(from: next.consumer, queue: next.queue)
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.runWaiter = nil }
+                return state.runWaiter
+            }
+            waiter?.resume(returning: nil)
+        }
+        // Nobody reads replies any more: later calls fail at once.
+        let pending = state.withLock { state in
+            state.isShutDown = true
+            defer { state.pendingReplyConsumers.removeAll() }
+            return state.pendingReplyConsumers
+        }
+        for entry in pending {
+            try? await entry.consumer.cancel()
+            replyConsumerEnded(queue: entry.queue, failure: nil)
+        }
+    }
+
+    /// The next reply consumer to read; `nil` once shut down or cancelled.
+    private func nextReplyConsumer() async -> ReplyConsumer? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<ReplyConsumer?, Never>) in
+            enum Next {
+                case consumer(ReplyConsumer)
+                case end
+                case wait
+            }
+            let next = state.withLock { state -> Next in
+                if !state.pendingReplyConsumers.isEmpty {
+                    let entry = state.pendingReplyConsumers.removeFirst()
+                    state.pumpedQueue = entry.queue
+                    return .consumer(entry)
+                }
+                if state.isShutDown || Task.isCancelled {
+                    return .end
+                }
+                state.runWaiter = continuation
+                return .wait
+            }
+            switch next {
+            case .consumer(let entry): continuation.resume(returning: entry)
+            case .end: continuation.resume(returning: nil)
+            case .wait: break
+            }
+        }
+    }
+
+    /// Hands each reply of one reply consumer to the call waiting for its `_msg_id`.
+    private func pumpReplies(from consumer: AMQPConsumer, queue: String) async {
         var failure: (any Error)?
         do {
             for try await delivery in consumer {
@@ -358,7 +422,7 @@ public final class RPCClient: Sendable {
                     logger.warning("Dropping a reply that does not decode", error: error, metadata: ["oslo.reply_queue": "\(queue)"])
                     continue
                 }
-                if let waiter = shared.state.withLock({ $0.waiters[reply.messageID] }) {
+                if let waiter = state.withLock({ $0.waiters[reply.messageID] }) {
                     waiter.yield(reply)
                 } else {
                     logger.debug(
@@ -370,20 +434,37 @@ public final class RPCClient: Sendable {
         } catch {
             failure = error
         }
-        let waiters = shared.state.withLock { state -> [AsyncStream<RPCReply>.Continuation] in
+        // After a cancellation of run() the sequence merely stopped: make
+        // sure the broker has cancelled the consumer before going on
+        // (idempotent; at once when it is already gone).
+        try? await consumer.cancel()
+        replyConsumerEnded(queue: queue, failure: failure)
+    }
+
+    /// The reply consumer of `queue` ended: the calls waiting fail, and the
+    /// next call sets up a new reply queue.
+    private func replyConsumerEnded(queue: String, failure: (any Error)?) {
+        let (waiters, pumpEndWaiters) = state.withLock { state in
             if state.replyQueue == queue {
                 state.replyQueue = nil
                 state.replyConsumer = nil
-                state.replySetup = nil
-                state.replyPump = nil
+            }
+            var pumpEndWaiters: [CheckedContinuation<Void, Never>] = []
+            if state.pumpedQueue == queue {
+                state.pumpedQueue = nil
+                swap(&pumpEndWaiters, &state.pumpEndWaiters)
             }
             state.replyConsumerFailure = failure
             let waiters = Array(state.waiters.values)
             state.waiters.removeAll()
-            return waiters
+            return (waiters, pumpEndWaiters)
         }
+        replySetup.forget { $0 == queue }
         for waiter in waiters {
             waiter.finish()
+        }
+        for waiter in pumpEndWaiters {
+            waiter.resume()
         }
         if let failure {
             logger.warning("The reply consumer ended", error: failure, metadata: ["oslo.reply_queue": "\(queue)"])
@@ -394,19 +475,21 @@ public final class RPCClient: Sendable {
 
     // MARK: Shutdown
 
-    /// Cancels the reply consumer and waits for the reply pump to end; calls
-    /// still waiting fail. With `deletingReplyQueue`, also deletes the reply
-    /// queue (oslo leaves it to expire after `rabbit_transient_queues_ttl`).
-    /// Later calls throw; casts still work.
+    /// Cancels the reply consumer and waits until ``run()`` has stopped
+    /// reading it; calls still waiting fail, and ``run()`` returns. With
+    /// `deletingReplyQueue`, also deletes the reply queue (oslo leaves it
+    /// to expire after `rabbit_transient_queues_ttl`), even after ``run()``
+    /// ended. Later calls throw; casts still work.
     public func shutdown(deletingReplyQueue: Bool = false) async {
-        let setup = shared.state.withLock { state in
+        let (consumer, queue, pending, runWaiter) = state.withLock { state in
             state.isShutDown = true
-            return state.replySetup
+            defer {
+                state.pendingReplyConsumers.removeAll()
+                state.runWaiter = nil
+            }
+            return (state.replyConsumer, state.lastReplyQueue, state.pendingReplyConsumers, state.runWaiter)
         }
-        _ = try? await setup?.value
-        let (consumer, pump, queue) = shared.state.withLock { state in
-            (state.replyConsumer, state.replyPump, state.replyQueue)
-        }
+        runWaiter?.resume(returning: nil)
         if let consumer {
             do {
                 try await consumer.cancel()
@@ -414,7 +497,25 @@ public final class RPCClient: Sendable {
                 logger.debug("Cancelling the reply consumer failed", error: error)
             }
         }
-        await pump?.value
+        // Consumers run() has not taken: nobody else ends them.
+        for entry in pending {
+            if entry.consumer.tag != consumer?.tag {
+                try? await entry.consumer.cancel()
+            }
+            replyConsumerEnded(queue: entry.queue, failure: nil)
+        }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let reading = state.withLock { state in
+                guard state.pumpedQueue != nil else {
+                    return false
+                }
+                state.pumpEndWaiters.append(continuation)
+                return true
+            }
+            if !reading {
+                continuation.resume()
+            }
+        }
         if deletingReplyQueue, let queue {
             do {
                 try await connection.deleteQueue(name: queue)

@@ -25,13 +25,14 @@ public struct RPCIncoming: Sendable {
 /// The merged deliveries of an ``RPCServer``'s three consumers, in arrival
 /// order per queue.
 ///
-/// Ends after ``RPCServer/stop()``, once the deliveries already received
-/// have been returned; throws when a consumer ends for good (the
-/// connection's `run()` ended). Cancelling the iterating task asks the
-/// server to stop (basic.cancel on the three consumers) instead of dropping
-/// buffered deliveries: the iteration still returns the deliveries already
-/// received, which must be acknowledged or rejected, and then ends.
-/// Only one task may iterate it.
+/// Filled while ``RPCServer/run()`` runs. Ends after ``RPCServer/stop()``
+/// (or the end of `run()`), once the deliveries already received have been
+/// returned; throws when a consumer ends for good (the connection's `run()`
+/// ended). Cancelling the iterating task asks the server to stop
+/// (basic.cancel on the three consumers, carried out by `run()` or
+/// `stop()`) instead of dropping buffered deliveries: the iteration still
+/// returns the deliveries already received, which must be acknowledged or
+/// rejected, and then ends. Only one task may iterate it.
 public struct RPCIncomingSequence: AsyncSequence, Sendable {
     public typealias Element = RPCIncoming
     public typealias Failure = any Error

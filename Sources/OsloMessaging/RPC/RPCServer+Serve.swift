@@ -9,7 +9,7 @@ extension RPCServer {
     /// An oslo-compatible serving loop for plain endpoints (tests, simple
     /// tools), mirroring oslo's `RPCServer` with the threading executor:
     ///
-    /// 1. ``start()``; then for each delivery:
+    /// 1. ``start()`` and ``run()`` (in a child task); then for each delivery:
     /// 2. acknowledge it on receipt (oslo acks before dispatching: at most once);
     /// 3. a body that does not decode is logged and dropped;
     /// 4. a request whose `_unique_id` is among the last 16 seen is a
@@ -32,12 +32,16 @@ extension RPCServer {
     /// rejected with requeue (another server gets them), the running
     /// handlers (cancelled with the task) finish and reply, and `serve`
     /// returns. Throws when the server cannot start, or when its consumers
-    /// end for good (the connection's `run()` ended).
+    /// end for good (the connection's `run()` ended). It runs ``run()``
+    /// itself: do not call that too.
     public func serve(handler: @escaping @Sendable (RPCRequest) async throws -> JSON) async throws {
         let incoming = try await start()
         var recent = RecentUniqueIDs()
         do {
             try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    await self.run()
+                }
                 for try await item in incoming {
                     if Task.isCancelled {
                         // Stopping: leave what is not yet handled to another server.

@@ -12,12 +12,17 @@ import Synchronization
 /// plain endpoints, ``serve(handler:)`` does all of it the way oslo's RPC
 /// server does.
 ///
-/// Tasks: ``start()`` creates one task (the *pump*) that the server owns;
-/// it runs one child task per consumer, moving deliveries into the
-/// ``RPCIncomingSequence``, and one child that cancels the consumers when a
-/// stop is requested. The pump ends when all consumers have ended, i.e.
-/// after ``stop()`` (which waits for it) or when the connection's `run()`
-/// ends. Nothing else runs in the background.
+/// Tasks: the server starts none. ``run()`` is where it works: it moves
+/// the deliveries of the consumers that ``start()`` started into the
+/// ``RPCIncomingSequence``, one child task per consumer (restarting a
+/// consumer the broker cancelled), plus one child that cancels the
+/// consumers when a stop is requested. Run it in a task of your own (a
+/// task group, or as a service) before or after ``start()``: deliveries
+/// arrive only while it runs. It returns after ``stop()`` has handed back
+/// what was received, when the consumers end for good (the connection's
+/// `run()` ended), or when its task is cancelled (then it stops the server
+/// as ``stop()`` does); once it returned, no consumer of the server is
+/// left. ``serve(handler:)`` runs it itself.
 ///
 /// Use a `connection` for this server alone: the prefetch limit
 /// (basic.qos) applies to every consumer started afterwards on the
@@ -68,8 +73,26 @@ public final class RPCServer: Sendable {
 
         var phase = Phase.idle
         var consumers: [RPCQueueKind: AMQPConsumer] = [:]
-        var pump: Task<Void, Never>?
         var stopSignal: AsyncStream<Void>.Continuation?
+        /// Started consumers that nobody pumps yet (``run()`` has not
+        /// taken them).
+        var pendingPump: Pump?
+        /// ``run()`` waiting for ``start()``.
+        var runWaiter: CheckedContinuation<Pump?, Never>?
+        var runCalled = false
+        /// A task (``run()``, or ``stop()`` / ``start()`` when nobody runs
+        /// the server) is pumping.
+        var pumping = false
+        /// ``stop()`` calls waiting for the pump to end.
+        var pumpEndWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// What ``start()`` hands to the task that pumps.
+    private struct Pump: Sendable {
+        var consumers: [(kind: RPCQueueKind, consumer: AMQPConsumer, declaration: OsloQueueDeclaration)]
+        var buffer: IncomingBuffer<RPCIncoming>
+        var stopSignal: AsyncStream<Void>
+        var stopSignalContinuation: AsyncStream<Void>.Continuation
     }
 
     public init(
@@ -136,10 +159,14 @@ public final class RPCServer: Sendable {
     /// it may not.
     public func start() async throws -> RPCIncomingSequence {
         try state.withLock { state throws(RPCConfigurationError) in
-            guard state.phase == .idle else {
+            switch state.phase {
+            case .idle:
+                state.phase = .starting
+            case .stopped where state.consumers.isEmpty:
+                throw RPCConfigurationError("RPCServer.start() after stop() or the end of run()")
+            default:
                 throw RPCConfigurationError("RPCServer.start() may be called only once")
             }
-            state.phase = .starting
         }
         let declarations = queueDeclarations
         var started: [(kind: RPCQueueKind, consumer: AMQPConsumer, declaration: OsloQueueDeclaration)] = []
@@ -173,31 +200,100 @@ public final class RPCServer: Sendable {
 
         let buffer = IncomingBuffer<RPCIncoming>(onCancel: { [weak self] in self?.requestStop() })
         let (stopSignal, stopSignalContinuation) = AsyncStream.makeStream(of: Void.self)
-        let consumers = started
-        let pump = Task {
-            await self.pump(consumers, into: buffer, stopSignal: stopSignal, stopSignalContinuation: stopSignalContinuation)
+        let pump = Pump(consumers: started, buffer: buffer, stopSignal: stopSignal, stopSignalContinuation: stopSignalContinuation)
+        enum Handover {
+            case toRun(CheckedContinuation<Pump?, Never>)
+            case pending
+            case drainNow
         }
-        let stopRequested = state.withLock { state in
-            state.pump = pump
+        let handover = state.withLock { state -> Handover in
             state.stopSignal = stopSignalContinuation
             for entry in started {
                 state.consumers[entry.kind] = entry.consumer
             }
-            if state.phase == .starting {
-                state.phase = .running
-                return false
+            guard state.phase == .starting else {
+                // stop() was called while starting, or run() ended: nobody
+                // will pump, so this task takes the consumers down itself.
+                state.pumping = true
+                return .drainNow
             }
-            return true
-        }
-        if stopRequested {
-            // stop() was called while starting.
-            stopSignalContinuation.yield()
+            state.phase = .running
+            if let waiter = state.runWaiter {
+                state.runWaiter = nil
+                state.pumping = true
+                return .toRun(waiter)
+            }
+            state.pendingPump = pump
+            return .pending
         }
         logger.info(
             "RPC server consuming",
             metadata: ["amqp.queues": "\(declarations.map(\.declaration.name).joined(separator: ", "))", "amqp.prefetch": "\(prefetch)"]
         )
+        switch handover {
+        case .toRun(let waiter):
+            waiter.resume(returning: pump)
+        case .pending:
+            break
+        case .drainNow:
+            stopSignalContinuation.yield()
+            await self.pump(pump)
+        }
         return RPCIncomingSequence(buffer: buffer)
+    }
+
+    /// Moves the deliveries of the consumers that ``start()`` started (or
+    /// starts) into its ``RPCIncomingSequence`` until the server stops;
+    /// deliveries arrive only while it runs. May be called once, before or
+    /// after ``start()``.
+    ///
+    /// Returns once the pump ended: after ``stop()`` (the deliveries
+    /// already received are in the sequence, which then ends), or when the
+    /// consumers ended for good (the connection's `run()` ended; the
+    /// sequence throws), or at once when the server was stopped before it
+    /// started. Cancelling the calling task stops the server as ``stop()``
+    /// does (basic.cancel on every consumer, buffered deliveries handed to
+    /// the sequence) and then returns. When it returns, the server has no
+    /// consumer left and cannot be started any more.
+    public func run() async {
+        state.withLock { state in
+            precondition(!state.runCalled, "RPCServer.run() may be called only once")
+            state.runCalled = true
+        }
+        await withTaskCancellationHandler {
+            let pump = await withCheckedContinuation { (continuation: CheckedContinuation<Pump?, Never>) in
+                enum Next {
+                    case pump(Pump)
+                    case nothing
+                    case wait
+                }
+                let next = state.withLock { state -> Next in
+                    if let pump = state.pendingPump {
+                        // Even when stopping: the consumers must be taken down and drained.
+                        state.pendingPump = nil
+                        state.pumping = true
+                        return .pump(pump)
+                    }
+                    if Task.isCancelled || state.phase == .stopping || state.phase == .stopped {
+                        return .nothing
+                    }
+                    state.runWaiter = continuation
+                    return .wait
+                }
+                switch next {
+                case .pump(let pump): continuation.resume(returning: pump)
+                case .nothing: continuation.resume(returning: nil)
+                case .wait: break
+                }
+            }
+            if let pump {
+                await self.pump(pump)
+            }
+        } onCancel: {
+            self.requestStop()
+        }
+        // Nothing is left to pump; a later start() fails.
+        requestStop()
     }
 
     /// Stops consuming: basic.cancel on the three consumers, then waits
@@ -205,36 +301,65 @@ public final class RPCServer: Sendable {
     /// ``RPCIncomingSequence`` (which then ends). Those deliveries can still
     /// be acknowledged or rejected. Idempotent. Called while ``start()``
     /// runs, it returns at once and the sequence `start()` returns ends
-    /// right away.
+    /// right away. When ``run()`` is not running, `stop()` pumps until the
+    /// consumers are gone itself.
     public func stop() async {
         requestStop()
-        let pump = state.withLock { $0.pump }
-        await pump?.value
-        state.withLock { state in
-            if state.phase == .stopping {
-                state.phase = .stopped
+        enum Next {
+            case pump(Pump)
+            case wait
+            case done
+        }
+        let next = state.withLock { state -> Next in
+            if let pump = state.pendingPump {
+                state.pendingPump = nil
+                state.pumping = true
+                return .pump(pump)
             }
+            return state.pumping ? .wait : .done
+        }
+        switch next {
+        case .pump(let pump):
+            await self.pump(pump)
+        case .wait:
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ended = state.withLock { state in
+                    if state.pumping {
+                        state.pumpEndWaiters.append(continuation)
+                        return false
+                    }
+                    return true
+                }
+                if ended {
+                    continuation.resume()
+                }
+            }
+        case .done:
+            break
         }
     }
 
     /// Marks the server as stopping and wakes the pump's stopper (no waiting).
     func requestStop() {
-        let signal = state.withLock { state -> AsyncStream<Void>.Continuation? in
+        let (signal, runWaiter) = state.withLock { state -> (AsyncStream<Void>.Continuation?, CheckedContinuation<Pump?, Never>?) in
+            var signal: AsyncStream<Void>.Continuation?
             switch state.phase {
             case .idle:
                 state.phase = .stopped
-                return nil
             case .starting:
                 state.phase = .stopping
-                return nil
             case .running:
                 state.phase = .stopping
-                return state.stopSignal
+                signal = state.stopSignal
             case .stopping, .stopped:
-                return nil
+                break
             }
+            // A run() still waiting for start() has nothing to do any more.
+            defer { state.runWaiter = nil }
+            return (signal, state.runWaiter)
         }
         signal?.yield()
+        runWaiter?.resume(returning: nil)
     }
 
     private var isStopping: Bool {
@@ -248,18 +373,26 @@ public final class RPCServer: Sendable {
         case queue(failure: (any Error)?)
     }
 
-    private func pump(
-        _ consumers: [(kind: RPCQueueKind, consumer: AMQPConsumer, declaration: OsloQueueDeclaration)],
-        into buffer: IncomingBuffer<RPCIncoming>,
-        stopSignal: AsyncStream<Void>,
-        stopSignalContinuation: AsyncStream<Void>.Continuation
-    ) async {
+    /// Runs in ``run()`` (or in ``stop()`` or ``start()`` when nobody
+    /// runs the server) until every consumer ended.
+    private func pump(_ pump: Pump) async {
+        let consumers = pump.consumers
+        let buffer = pump.buffer
+        let stopSignal = pump.stopSignal
         let failure = await withTaskGroup(of: PumpEnd.self) { group -> (any Error)? in
             group.addTask {
-                // Wakes on a stop request, or ends when every consumer ended.
+                // Wakes on a stop request or a cancellation of run(), or
+                // ends when every consumer ended.
+                var signalled = false
                 for await _ in stopSignal {
-                    await self.cancelConsumers()
+                    signalled = true
                     break
+                }
+                if Task.isCancelled {
+                    self.requestStop()
+                }
+                if signalled || Task.isCancelled {
+                    await self.cancelConsumers()
                 }
                 return .stopper
             }
@@ -281,12 +414,23 @@ public final class RPCServer: Sendable {
                     self.requestStop()
                 }
                 if running == 0 {
-                    stopSignalContinuation.finish()
+                    pump.stopSignalContinuation.finish()
                 }
             }
             return firstFailure
         }
         buffer.finish(throwing: failure)
+        let waiters = state.withLock { state in
+            state.pumping = false
+            if state.phase == .stopping {
+                state.phase = .stopped
+            }
+            defer { state.pumpEndWaiters.removeAll() }
+            return state.pumpEndWaiters
+        }
+        for waiter in waiters {
+            waiter.resume()
+        }
     }
 
     private func cancelConsumers() async {
@@ -324,6 +468,10 @@ public final class RPCServer: Sendable {
             } catch {
                 ending = error
             }
+            if Task.isCancelled {
+                // run() was cancelled: the consumer's sequence ended for that.
+                requestStop()
+            }
             if isStopping {
                 return nil
             }
@@ -352,7 +500,7 @@ public final class RPCServer: Sendable {
             // Sleep in slices so that stop() does not wait for the backoff.
             let wakeUp = ContinuousClock.now + delay
             while ContinuousClock.now < wakeUp {
-                if isStopping {
+                if isStopping || Task.isCancelled {
                     return nil
                 }
                 try? await Task.sleep(for: .milliseconds(100))

@@ -8,6 +8,12 @@ import Synchronization
 /// RabbitMQ implementation is ``RPCWorkerTransport``; unit tests use
 /// ``InMemoryWorkerTransport``.
 public protocol WorkerTransport: Sendable {
+    /// The transport's long-running work (moving deliveries into the
+    /// sequence ``startConsuming(capacity:)`` returns), as a child task of
+    /// the worker: run it beside the consumption, before or after
+    /// `startConsuming`. Returns once consuming has stopped (or when the
+    /// calling task is cancelled, which stops consuming).
+    func run() async
     /// Starts consuming the executor's queues (concurrency = `capacity`).
     func startConsuming(capacity: Int) async throws -> RPCIncomingSequence
     /// Stops consuming; the sequence ends once it returned what it holds.
@@ -25,16 +31,29 @@ public protocol WorkerTransport: Sendable {
     func reply(to request: RPCRequest, with reply: RPCReply) async throws
 }
 
+extension WorkerTransport {
+    /// Nothing runs in the background (e.g. an in-memory transport).
+    public func run() async {}
+}
+
 /// The worker's transport on RabbitMQ: an ``RPCServer`` on the executor
 /// topic (the listener connection) and an ``RPCClient`` for the engine (the
-/// sender connection, also used for replies and forwarding).
+/// sender connection, also used for replies and forwarding). ``run()`` runs
+/// the server's ``RPCServer/run()``; the client only casts, which needs no
+/// `run()`.
 public final class RPCWorkerTransport: WorkerTransport {
     let settings: WorkerSettings
     let listener: AMQPConnection
     let sender: AMQPConnection
     let logger: Logger
-    private let server = Mutex<RPCServer?>(nil)
+    private let server = Mutex(ServerSlot())
     let client: RPCClient
+
+    /// The started server, and ``run()`` waiting for it.
+    private struct ServerSlot {
+        var server: RPCServer?
+        var runWaiter: CheckedContinuation<RPCServer?, Never>?
+    }
 
     public init(settings: WorkerSettings, listener: AMQPConnection, sender: AMQPConnection, logger: Logger) {
         self.settings = settings
@@ -61,12 +80,46 @@ public final class RPCWorkerTransport: WorkerTransport {
             logger: logger
         )
         let incoming = try await server.start()
-        self.server.withLock { $0 = server }
+        let runWaiter = self.server.withLock { slot in
+            slot.server = server
+            defer { slot.runWaiter = nil }
+            return slot.runWaiter
+        }
+        runWaiter?.resume(returning: server)
         return incoming
     }
 
+    /// Waits for ``startConsuming(capacity:)`` to start the server, then
+    /// runs it until consuming stops. Returns at once when cancelled first.
+    public func run() async {
+        let server = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<RPCServer?, Never>) in
+                let ready = self.server.withLock { slot -> RPCServer?? in
+                    if let server = slot.server {
+                        return .some(server)
+                    }
+                    if Task.isCancelled {
+                        return .some(nil)
+                    }
+                    slot.runWaiter = continuation
+                    return nil
+                }
+                if let ready {
+                    continuation.resume(returning: ready)
+                }
+            }
+        } onCancel: {
+            let waiter = self.server.withLock { slot in
+                defer { slot.runWaiter = nil }
+                return slot.runWaiter
+            }
+            waiter?.resume(returning: nil)
+        }
+        await server?.run()
+    }
+
     public func stopConsuming() async {
-        await server.withLock { $0 }?.stop()
+        await server.withLock { $0.server }?.stop()
     }
 
     public func acknowledge(_ incoming: RPCIncoming) {
@@ -82,7 +135,7 @@ public final class RPCWorkerTransport: WorkerTransport {
     }
 
     public func forward(_ incoming: RPCIncoming, toTopic topic: String) async throws -> RPCPublishOutcome {
-        guard let server = server.withLock({ $0 }) else {
+        guard let server = server.withLock({ $0.server }) else {
             throw AMQPError(code: .notConnected, message: "not consuming")
         }
         return try await server.forward(incoming, toTopic: topic)
@@ -93,7 +146,7 @@ public final class RPCWorkerTransport: WorkerTransport {
     }
 
     public func reply(to request: RPCRequest, with reply: RPCReply) async throws {
-        guard let server = server.withLock({ $0 }) else {
+        guard let server = server.withLock({ $0.server }) else {
             throw AMQPError(code: .notConnected, message: "not consuming")
         }
         try await server.reply(to: request, with: reply)
