@@ -54,6 +54,7 @@ public final class Worker: Service {
     let startSignalContinuation: AsyncStream<Void>.Continuation
     let statistics = Mutex(WorkerStatistics())
     let publisher: ResultPublisher
+    let relayBackoff = Mutex(Backoff(initial: .milliseconds(200), maximum: .seconds(30)))
 
     /// A worker on RabbitMQ: `listener` consumes, `sender` publishes.
     public convenience init(
@@ -125,6 +126,8 @@ public final class Worker: Service {
             "worker.start_claims": "\(claims != nil)",
         ])
         await withTaskGroup(of: Void.self) { group in
+            // The transport's own long-running work (the RPC server's consumers).
+            group.addTask { await self.transport.run() }
             if let interval = settings.heartbeatInterval {
                 let reporter = HeartbeatReporter(
                     transport: transport, engineTopic: settings.engineTopic, interval: interval,
@@ -167,7 +170,9 @@ public final class Worker: Service {
         let transport = self.transport
         let isCurrent: (UInt64) -> Bool = { id in held[id].map { transport.isCurrent($0) } ?? false }
 
-        await withTaskGroup(of: Void.self) { group in
+        // Discarding: a finished request's task is freed at once (a plain
+        // task group keeps every finished child until it is awaited).
+        await withDiscardingTaskGroup { group in
             group.addTask {
                 do {
                     for try await message in incoming { eventSink.yield(.delivery(message)) }
@@ -443,6 +448,14 @@ public final class Worker: Service {
             handle.acknowledge()
             count(\.skipped)
             actionLogger.warning("not running a redelivered request again: it started before (safe-rerun is false); the worker running it, or the engine's heartbeat check, completes it")
+            // The worker that started it may have died before its first
+            // heartbeat: one heartbeat now starts the engine's heartbeat
+            // check, which fails the action within check_interval ×
+            // max_missed_heartbeats unless that worker still reports it
+            // (instead of first_heartbeat_timeout, an hour).
+            if let executionID, settings.heartbeatInterval != nil {
+                await heartbeatOnce(executionID)
+            }
             return
         case .failNotRerunnable:
             handle.acknowledge()
@@ -530,6 +543,7 @@ public final class Worker: Service {
     ) async {
         do {
             let outcome = try await transport.forward(handle.message, toTopic: fallbackTopic)
+            relayBackoff.withLock { $0.reset() }
             handle.acknowledge()
             switch outcome {
             case .acknowledged:
@@ -551,10 +565,22 @@ public final class Worker: Service {
             logger.warning("relay not confirmed; returning the request to the queue", metadata: [
                 "action.class": "\(name)", "error": "\(error)",
             ])
-            var pause = Backoff.publishing
-            try? await Task.sleep(for: pause.next())
+            // One backoff for every relay of this worker: while the fallback
+            // queue refuses (full, or the broker blocks), relays slow down
+            // together instead of spinning through the queue.
+            let pause = relayBackoff.withLock { $0.next() }
+            try? await Task.sleep(for: pause)
             if handle.giveBack() { count(\.returned) }
         }
+    }
+
+    /// Reports one running action to the engine (see `.skipStartedBefore`).
+    func heartbeatOnce(_ executionID: String) async {
+        let reporter = HeartbeatReporter(
+            transport: transport, engineTopic: settings.engineTopic, interval: .seconds(1),
+            running: running, startSignal: AsyncStream { $0.finish() }, logger: logger
+        )
+        await reporter.send([executionID])
     }
 
     // MARK: - Results

@@ -130,10 +130,13 @@ struct WorkerHarness {
     let worker: Worker
     static let registry = try! ActionCatalog.registry()
 
-    init(concurrency: Int = 4, mode: WorkerSettings.Mode? = nil, claims: (any ActionStartClaims)? = nil, grace: Duration = .seconds(30)) {
+    init(
+        concurrency: Int = 4, mode: WorkerSettings.Mode? = nil, claims: (any ActionStartClaims)? = nil,
+        grace: Duration = .seconds(30), heartbeats: Duration? = nil
+    ) {
         var settings = WorkerSettings(configuration: Configuration())
         settings.concurrency = concurrency
-        settings.heartbeatInterval = nil
+        settings.heartbeatInterval = heartbeats
         settings.shutdownGracePeriod = grace
         if let mode { settings.mode = mode }
         worker = Worker(
@@ -183,7 +186,7 @@ struct WorkerHarness {
     }
 }
 
-@Suite("The worker's delivery promises, on an in-memory transport")
+@Suite("The worker's delivery promises, on an in-memory transport", .timeLimit(.minutes(2)))
 struct WorkerDeliveryTests {
     @Test("a waiting request whose channel closed is never started; a fresh one is")
     func staleWaitingRequestNeverStarts() async throws {
@@ -220,6 +223,42 @@ struct WorkerDeliveryTests {
         #expect(harness.results("fresh").first?.pythonText.contains("first") == true)
         #expect(harness.results("started").isEmpty, "a request that had started ran again")
         #expect(harness.worker.counters.skipped == 1)
+        harness.transport.endConsuming()
+        try await running
+    }
+
+    @Test("a skipped redelivery reports the action running once, so the engine's heartbeat check covers a worker that died")
+    func skippedRedeliveryHeartbeats() async throws {
+        let harness = WorkerHarness(claims: MemoryStartClaims(claimed: ["orphan"]), heartbeats: .seconds(3600))
+        async let running: Void = harness.worker.run()
+        await harness.transport.waitUntilConsuming()
+        try harness.transport.deliver(WorkerHarness.runAction("debug.echo", input: ["output": "x"], executionID: "orphan"), redelivered: true)
+        await harness.transport.waitUntil { events in
+            events.contains { event in
+                guard case .cast("report_running_actions", _, let body) = event,
+                      let request = try? RPCRequest(decodingBody: body) else { return false }
+                return (try? request.mistralArgument("action_ex_ids"))??.arrayValue == [.string("orphan")]
+            }
+        }
+        #expect(harness.results("orphan").isEmpty)
+        harness.transport.endConsuming()
+        try await running
+    }
+
+    @Test("relays the broker refuses slow down together (one backoff), and it resets once a relay goes through")
+    func relayBackoff() async throws {
+        let harness = WorkerHarness(mode: .router(fallbackTopic: "python_executor"))
+        async let running: Void = harness.worker.run()
+        await harness.transport.waitUntilConsuming()
+        harness.transport.scriptForwards([.nacked, .nacked])
+        let first = try harness.transport.deliver(WorkerHarness.runAction("python.std.http", executionID: "R1"))
+        await harness.transport.waitUntil { $0.contains(.rejected(deliveryTag: first, requeue: true)) }
+        let second = try harness.transport.deliver(WorkerHarness.runAction("python.std.http", executionID: "R2"))
+        await harness.transport.waitUntil { $0.contains(.rejected(deliveryTag: second, requeue: true)) }
+        #expect(harness.worker.relayBackoff.withLock { $0.current } == .milliseconds(800), "two failures: the next pause is the third step")
+        let third = try harness.transport.deliver(WorkerHarness.runAction("python.std.http", executionID: "R3"))
+        await harness.transport.waitUntil { $0.contains(.acknowledged(deliveryTag: third)) }
+        #expect(harness.worker.relayBackoff.withLock { $0.current } == .milliseconds(200))
         harness.transport.endConsuming()
         try await running
     }
