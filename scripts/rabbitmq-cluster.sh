@@ -16,8 +16,9 @@
 #   scripts/rabbitmq-cluster.sh wipe             # stop, then delete the cluster's data
 #
 # Ports (all below Linux's ephemeral range 32768-60999, none shared with
-# scripts/local-services.sh's node on 26672/27672 dist, epmd 24369):
-#   AMQP         MA_CLUSTER_AMQP_PORT (27672) + 0/1/2  -> 27672 27673 27674
+# scripts/local-services.sh's node on 26672/27672 dist, epmd 24369, nor with
+# the fault suite's own node on 27772/28772 dist):
+#   AMQP         MA_CLUSTER_AMQP_PORT (27872) + 0/1/2  -> 27872 27873 27874
 #   distribution MA_CLUSTER_DIST_PORT (27682) + 0/1/2  -> 27682 27683 27684
 #   CLI tools    27690-27699 (RABBITMQ_CTL_DIST_PORT_MIN/MAX)
 #   epmd         MA_CLUSTER_EPMD_PORT (24372), shared by the three nodes
@@ -29,7 +30,7 @@ set -euo pipefail
 
 RUN_DIR=${MA_RUN_DIR:-/var/tmp/mistral-actions-$(id -u)}
 DIR=$RUN_DIR/rabbitmq-cluster
-AMQP_BASE=${MA_CLUSTER_AMQP_PORT:-27672}
+AMQP_BASE=${MA_CLUSTER_AMQP_PORT:-27872}
 DIST_BASE=${MA_CLUSTER_DIST_PORT:-27682}
 EPMD_PORT=${MA_CLUSTER_EPMD_PORT:-24372}
 CTL_MIN=${MA_CLUSTER_CTL_PORT_MIN:-27690}
