@@ -110,7 +110,8 @@ public final class Worker: Service {
                 logger.warning("cannot consume the executor topic yet; retrying", metadata: [
                     "error": "\(error)", "retry_in": "\(delay)",
                 ])
-                try? await Task.sleep(for: delay)
+                // SIGTERM ends the wait at once.
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
             }
         }
         guard let incoming else { return }
