@@ -106,12 +106,34 @@ struct LogSecretsEndToEndTests {
             return path
         }
 
-        // PostgreSQL refuses the password: the worker stops at once, saying so.
+        // PostgreSQL refuses the password: the worker says so and keeps
+        // retrying the registration (the password may be set up later);
+        // SIGTERM ends it.
         let badDatabase = try write("database.conf", databasePassword: marker + "%40db", amqpPassword: "p%40ss%3Aw%2Frd%25")
-        let (status, out, err) = try await runCLI(["worker", "--config-file", badDatabase])
-        #expect(status != 0)
-        #expect(err.contains("authentication failed"), "\(err)")
-        #expect(!(out + err).contains(marker), "\(out)\(err)")
+        let databaseLogURL = directory.appendingPathComponent("database.log")
+        _ = FileManager.default.createFile(atPath: databaseLogURL.path, contents: nil)
+        let refused = Process()
+        refused.executableURL = URL(fileURLWithPath: TestEnvironment.binary)
+        refused.arguments = ["worker", "--config-file", badDatabase]
+        let databaseLog = try FileHandle(forWritingTo: databaseLogURL)
+        refused.standardOutput = databaseLog
+        refused.standardError = databaseLog
+        let refusedExit = ProcessExit(of: refused)
+        try refused.run()
+        defer { if refused.isRunning { kill(refused.processIdentifier, SIGKILL) } }
+        try? await eventually("the worker logs the refused password", limit: .seconds(60), every: .milliseconds(100)) {
+            refusedExit.status != nil
+                || ((try? String(contentsOf: databaseLogURL, encoding: .utf8)) ?? "").contains("authentication failed")
+        }
+        kill(refused.processIdentifier, SIGTERM)
+        try? await eventually("the worker exits after SIGTERM", limit: .seconds(60), every: .milliseconds(100)) {
+            refusedExit.status != nil
+        }
+        let databaseText = (try? String(contentsOf: databaseLogURL, encoding: .utf8)) ?? ""
+        #expect(databaseText.contains("cannot register the actions yet; retrying"), "\(databaseText)")
+        #expect(databaseText.contains("authentication failed"), "\(databaseText)")
+        #expect(!databaseText.contains(marker), "\(databaseText)")
+        #expect(refusedExit.status == 0, "\(databaseText)")
 
         // RabbitMQ refuses the password: the worker says so and keeps retrying.
         let badBroker = try write("broker.conf", databasePassword: database.password ?? "", amqpPassword: marker + "%3Aamqp")
