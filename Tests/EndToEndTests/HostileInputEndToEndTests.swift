@@ -101,10 +101,13 @@ extension ExecutorEndToEndTests {
             let noop = try await registeredNoop()
             // Mistral sends each argument as a JSON string ("1e+300"); the raw
             // forms too, as another client might.
+            // Fresh action execution ids: a start claim from an earlier run
+            // would (rightly) keep an id from running again.
+            let run = UUID().uuidString.prefix(8).lowercased()
             let timeouts = [#""1e+300""#, "1e300", "-1e300", "NaN", #""Infinity""#, "-0.0", "1e400", "18446744073709551616"]
             for (index, timeout) in timeouts.enumerated() {
                 try await publisher.publish(request(
-                    #"{"action": \#(noop), "action_ex_id": "\"hostile-\#(index)\"", "safe_rerun": "false", "exec_ctx": "{}", "timeout": \#(timeout)}"#,
+                    #"{"action": \#(noop), "action_ex_id": "\"hostile-\#(run)-\#(index)\"", "safe_rerun": "false", "exec_ctx": "{}", "timeout": \#(timeout)}"#,
                     id: "timeout\(index)"))
             }
             try? await eventually("\(timeouts.count) actions succeed", limit: .seconds(60), every: .milliseconds(200)) {
@@ -116,7 +119,7 @@ extension ExecutorEndToEndTests {
             // Python's json.dumps can send them: read as Python reads them.
             let echoAction = try await registeredAction("int32bit.debug.echo", data: #"{"output": "\ud800", "output": "last"}"#)
             try await publisher.publish(request(
-                #"{"action": \#(echoAction), "action_ex_id": "\"hostile-echo\"", "safe_rerun": "false", "exec_ctx": "{}", "timeout": null}"#,
+                #"{"action": \#(echoAction), "action_ex_id": "\"hostile-echo-\#(run)\"", "safe_rerun": "false", "exec_ctx": "{}", "timeout": null}"#,
                 id: "surrogate"))
             try? await eventually("the echo succeeds", limit: .seconds(60), every: .milliseconds(200)) {
                 worker.count("action succeeded") >= timeouts.count + 1
