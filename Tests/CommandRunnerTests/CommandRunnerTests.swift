@@ -197,12 +197,12 @@ struct CommandRunnerTests {
         #expect(try await waitUntilGone([sleeper]))
     }
 
-    @Test("cancelling the task kills the process group promptly")
+    // A hang guard, not a timing assertion: cancellation must not wait for the 1000 s sleep.
+    @Test("cancelling the task kills the process group promptly", .timeLimit(.minutes(2)))
     func cancellation() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let file = "\(directory.path)/pids"
-        let clock = ContinuousClock()
         let task = Task {
             try await run(
                 "sh -c 'sleep 1000 & echo $! > \(file); echo $$ >> \(file); wait'",
@@ -211,10 +211,8 @@ struct CommandRunnerTests {
         }
         let processes = try await processIDs(in: file, count: 2)
         #expect(processes.count == 2)
-        let cancelled = clock.now
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
-        #expect(clock.now - cancelled < .seconds(120))
         #expect(try await waitUntilGone(processes))
     }
 
@@ -231,9 +229,9 @@ struct CommandRunnerTests {
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
 
-    @Test("concurrent runs do not hold each other's output open")
+    // A hang guard, not a timing assertion: a leaked pipe would hold an echo for 600 s.
+    @Test("concurrent runs do not hold each other's output open", .timeLimit(.minutes(5)))
     func concurrentRuns() async throws {
-        let clock = ContinuousClock()
         try await withThrowingTaskGroup(of: Void.self) { group in
             // Runs until cancelled below: a pipe of an `echo` leaked into it
             // would hold that run open for the whole pipe grace (600 s).
@@ -243,11 +241,8 @@ struct CommandRunnerTests {
             try await withThrowingTaskGroup(of: Void.self) { echoes in
                 for index in 0..<12 {
                     echoes.addTask {
-                        let start = clock.now
                         let result = try await run("echo \(index)", pipeGracePeriod: .seconds(600))
                         #expect(result.standardOutput == "\(index)\n")
-                        // Far below the 600 s a leaked pipe costs, far above a loaded machine's delays.
-                        #expect(clock.now - start < .seconds(120))
                     }
                 }
                 try await echoes.waitForAll()
@@ -297,15 +292,14 @@ struct CommandRunnerTests {
         #expect(inSearchPath?.message.hasPrefix("command 'plain' was found but '\(plain)' is not executable") == true)
     }
 
-    @Test("a spawn failure carries the system's reason, and the stages already started are killed")
+    // A hang guard: the run must not wait for the started stage's 1000 s sleep.
+    @Test("a spawn failure carries the system's reason, and the stages already started are killed", .timeLimit(.minutes(2)))
     func spawnFailure() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let garbage = try directory.file("garbage", contents: "\u{7f}ELF not really", executable: true)
-        let clock = ContinuousClock()
-        let start = clock.now
         let commands = [
-            Command(executable: "/bin/sleep", arguments: ["sleep", "100"]),
+            Command(executable: "/bin/sleep", arguments: ["sleep", "1000"]),
             Command(executable: garbage, arguments: ["garbage"]),
         ]
         let error = await #expect(throws: CommandError.self) {
@@ -314,6 +308,5 @@ struct CommandRunnerTests {
         #expect(error?.code == .notExecutable)
         #expect(error?.stage == 1)
         #expect(error?.message == "cannot run '\(garbage)': Exec format error")
-        #expect(clock.now - start < .seconds(120))
     }
 }
