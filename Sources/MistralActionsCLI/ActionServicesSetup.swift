@@ -17,6 +17,7 @@ struct WorkerActionServices {
         services[OpenStackSessionKey.self] = openStack
         services[BackupSettingsKey.self] = BackupSettings(maxChainLength: configuration.mistralActions.maxChainLength)
         services[CommandPolicyKey.self] = CommandPolicy(configuration: configuration)
+        services[DebugRecordFileKey.self] = configuration.mistralActions.debugRecordFile
         self.services = services
     }
 }

@@ -259,6 +259,9 @@ public struct Configuration: Sendable, Equatable {
         public var execTimeout: Duration = .seconds(60)
         /// `exec_output_limit`, default 1 MiB.
         public var execOutputLimit = 1_048_576
+        /// `debug_record_file`, default empty: the file `debug.record`
+        /// appends its start and end lines to; nil: that action fails.
+        public var debugRecordFile: String?
         /// `max_chain_length`, default 5.
         public var maxChainLength = 5
         /// `openstack_request_timeout`, default 60 s.

@@ -193,6 +193,14 @@ extension ConfigurationSchema {
                     Writes are repeated only when the connection could not be made or a \
                     rate limit turned them away (429, or 413 with a positive Retry-After).
                     """),
+            .string(
+                "debug_record_file", default: "",
+                help: """
+                    A file the debug.record test action appends one line to when it \
+                    starts and one when it ends (action execution id, tag, process id, \
+                    time), so that a test can count every run of every worker. Empty: \
+                    debug.record fails with a clear error. For test deployments only.
+                    """),
             .integer(
                 "openstack_max_concurrent_requests", default: 16, min: 1,
                 help: """

@@ -122,6 +122,8 @@ struct TypedReader {
         mistralActions.execAllowedProjects = try list(own, "exec_allowed_projects")
         mistralActions.execTimeout = try duration(own, "exec_timeout")
         mistralActions.execOutputLimit = try integer(own, "exec_output_limit")
+        let recordFile = try string(own, "debug_record_file")
+        mistralActions.debugRecordFile = recordFile.isEmpty ? nil : recordFile
         mistralActions.maxChainLength = try integer(own, "max_chain_length")
         mistralActions.openStackRequestTimeout = try duration(own, "openstack_request_timeout")
         mistralActions.openStackRetries = try integer(own, "openstack_retries")
