@@ -67,5 +67,6 @@ psql "$MA_TEST_MISTRAL_DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "
     DELETE FROM code_sources WHERE name LIKE 'sync\_test\_%' OR name LIKE 'foreign\_%' OR name LIKE 'cli\_test\_%';"
 
 # --- the main pass: in parallel; prints the closing summary ---------------------
+scripts/check-units.sh
 log "main test pass"
 swift test --skip-build "$@"
