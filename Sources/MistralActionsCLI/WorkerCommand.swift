@@ -3,6 +3,7 @@ import ActionCatalog
 import ActionKit
 import ActionSync
 import ArgumentParser
+import CoreMetrics
 import Foundation
 import Logging
 import OpenStackClient
@@ -10,6 +11,8 @@ import OsloConfig
 import PostgresClient
 import ServiceLifecycle
 import StartClaims
+import StatusServer
+import Synchronization
 import UnixSignals
 import Worker
 
@@ -38,6 +41,9 @@ struct WorkerCommand: AsyncParsableCommand {
         let registration = try Self.registration(environment)
 
         let settings = WorkerSettings(configuration: configuration)
+        // Metrics are collected only when they are served.
+        let exposition = configuration.mistralActions.httpListen.map { _ in WorkerObservability.exposition }
+        let status = WorkerStatus(notifier: SystemdNotifier.fromEnvironment())
         let amqp = try Self.amqpConfiguration(configuration)
         var listenerConfiguration = amqp
         listenerConfiguration.connectionName = amqp.connectionName + ":listener"
@@ -50,11 +56,18 @@ struct WorkerCommand: AsyncParsableCommand {
         let services = actionServices.services
         let claims = try Self.startClaims(configuration, logger: logger)
         let claimsAdapter = claims.map { StartClaimsAdapter(store: $0) }
-        let worker = RegisteringWorker(register: registration, logger: logger) { codeSourceIDs in
+        let metrics = WorkerMetrics(factory: exposition?.factory ?? MetricsSystem.factory)
+        let worker = RegisteringWorker(register: registration, status: status, logger: logger) { codeSourceIDs in
             Worker(
                 settings: settings, registry: registry, codeSourceIDs: codeSourceIDs,
-                listener: listener, sender: sender, claims: claimsAdapter, services: services, logger: logger
+                listener: listener, sender: sender, claims: claimsAdapter, services: services,
+                status: status, metrics: metrics, logger: logger
             )
+        }
+        var statusServer: StatusServer?
+        if let listen = configuration.mistralActions.httpListen, let exposition {
+            statusServer = try await WorkerObservability.listen(
+                listen, exposition: exposition, status: status, connections: [listener, sender], logger: logger)
         }
         logger.info("mistral-actions worker starting", metadata: [
             "version": "\(MistralActionsVersion.current)",
@@ -63,7 +76,9 @@ struct WorkerCommand: AsyncParsableCommand {
         // Services stop in reverse order: the worker drains first, then the
         // connections it publishes on close.
         // The claims store stops after the worker, which claims until it has drained.
-        var groupServices: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        // The HTTP endpoint stops last: /readyz says "draining" meanwhile.
+        var groupServices: [ServiceGroupConfiguration.ServiceConfiguration] = statusServer.map { [.init(service: $0)] } ?? []
+        groupServices += [
             .init(service: ConnectionService(connection: listener)),
             .init(service: ConnectionService(connection: sender)),
         ]
@@ -230,26 +245,34 @@ struct ConnectionService: Service {
 /// source id is known, so it consumes nothing before.
 struct RegisteringWorker: Service {
     let register: @Sendable () async throws -> Set<String>
+    let status: WorkerStatus
     let logger: Logger
     let makeWorker: @Sendable (_ codeSourceIDs: Set<String>) -> Worker
 
     init(
         register: @escaping @Sendable () async throws -> Set<String>,
+        status: WorkerStatus = WorkerStatus(),
         logger: Logger,
         makeWorker: @escaping @Sendable (_ codeSourceIDs: Set<String>) -> Worker
     ) {
         self.register = register
+        self.status = status
         self.logger = logger
         self.makeWorker = makeWorker
     }
 
     func run() async throws {
         let codeSourceIDs: Set<String>
+        status.enter(.registering)
         do {
             codeSourceIDs = try await cancelWhenGracefulShutdown(register)
         } catch is CancellationError {
+            status.enter(.stopped)
             logger.notice("stopped before the actions were registered; nothing was consumed")
             return
+        } catch {
+            status.enter(.stopped)
+            throw error
         }
         try await makeWorker(codeSourceIDs).run()
     }

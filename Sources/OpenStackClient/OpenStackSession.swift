@@ -13,11 +13,11 @@ public final class OpenStackSession: Sendable {
     private let serviceTokens = SingleFlight<ServiceToken>()
     private let hasAnnouncedServiceUser = Mutex(false)
 
-    public init(settings: OpenStackSettings, logger: Logger) {
+    public init(settings: OpenStackSettings, logger: Logger, metrics: OpenStackMetrics = OpenStackMetrics()) {
         self.settings = settings
         self.logger = logger
         self.transport = HTTPTransport(settings: settings, logger: logger)
-        self.executor = RequestExecutor(transport: transport, settings: settings)
+        self.executor = RequestExecutor(transport: transport, settings: settings, metrics: metrics)
     }
 
     /// Closes the connections. Requests after this fail. Calling it again

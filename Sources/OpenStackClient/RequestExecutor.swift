@@ -9,9 +9,11 @@ final class RequestExecutor: Sendable {
     private let policy: RetryPolicy
     private let permitsPerService: Int
     private let limits = Mutex<[String: AsyncSemaphore]>([:])
+    private let metrics: OpenStackMetrics
 
-    init(transport: HTTPTransport, settings: OpenStackSettings) {
+    init(transport: HTTPTransport, settings: OpenStackSettings, metrics: OpenStackMetrics = OpenStackMetrics()) {
         self.transport = transport
+        self.metrics = metrics
         self.policy = RetryPolicy(settings: settings)
         self.permitsPerService = max(1, settings.maxConcurrentRequestsPerService)
     }
@@ -43,11 +45,13 @@ final class RequestExecutor: Sendable {
             } catch let failure as TransportFailure {
                 outcome = .failure(failure)
             }
-            let milliseconds = (ContinuousClock.now - started).milliseconds
+            let elapsed = ContinuousClock.now - started
+            let milliseconds = elapsed.milliseconds
 
             let retryOutcome: RetryPolicy.Outcome
             switch outcome {
             case .success(let result):
+                metrics.record(service: call.service, status: result.status, timedOut: false, duration: elapsed)
                 logger.debug(
                     "OpenStack request",
                     metadata: Self.metadata(call, [
@@ -56,6 +60,7 @@ final class RequestExecutor: Sendable {
                 retryOutcome = .response(
                     status: result.status, retryAfterSeconds: RetryAfter.seconds(result.header("Retry-After")))
             case .failure(let failure):
+                metrics.record(service: call.service, status: nil, timedOut: failure.kind == .timeout, duration: elapsed)
                 logger.debug(
                     "OpenStack request failed",
                     metadata: Self.metadata(call, [

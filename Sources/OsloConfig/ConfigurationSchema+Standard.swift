@@ -118,7 +118,7 @@ extension ConfigurationSchema {
                 section: "", name: "http_listen", type: .listenAddress, defaultValue: "127.0.0.1:9469",
                 help: """
                     Where health, readiness and Prometheus metrics are served over HTTP: \
-                    host:port, [IPv6]:port, or empty for no HTTP listener.
+                    host:port, [IPv6]:port, or off (or empty) for no HTTP listener.
                     """),
             .string(
                 "project_id", default: "<default-project>",

@@ -184,11 +184,11 @@ public enum OsloValue {
         return name
     }
 
-    /// `host:port`, `[IPv6]:port`, or an empty value for "off" (nil).
+    /// `host:port`, `[IPv6]:port`, or `off` or an empty value for "off" (nil).
     public static func listenAddress(_ text: String) throws(InvalidValue) -> ListenAddress? {
         let trimmed = text.pythonStripped()
-        if trimmed.isEmpty { return nil }
-        let expected = "expected host:port such as 127.0.0.1:9469 or [::1]:9469, or an empty value to turn it off"
+        if trimmed.isEmpty || trimmed.lowercased() == "off" { return nil }
+        let expected = "expected host:port such as 127.0.0.1:9469 or [::1]:9469, or off (or an empty value) to turn it off"
         let host: String
         let portText: Substring
         if trimmed.hasPrefix("[") {

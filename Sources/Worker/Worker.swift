@@ -55,6 +55,9 @@ public final class Worker: Service {
     let statistics = Mutex(WorkerStatistics())
     let publisher: ResultPublisher
     let relayBackoff = Mutex(Backoff(initial: .milliseconds(200), maximum: .seconds(30)))
+    /// What it is doing (`/readyz`, systemd's READY/STATUS/WATCHDOG/STOPPING).
+    public let status: WorkerStatus
+    public let metrics: WorkerMetrics
 
     /// A worker on RabbitMQ: `listener` consumes, `sender` publishes.
     public convenience init(
@@ -65,12 +68,14 @@ public final class Worker: Service {
         sender: AMQPConnection,
         claims: (any ActionStartClaims)? = nil,
         services: ActionServices = ActionServices(),
+        status: WorkerStatus = WorkerStatus(),
+        metrics: WorkerMetrics = WorkerMetrics(),
         logger: Logger
     ) {
         self.init(
             settings: settings, registry: registry, codeSourceIDs: codeSourceIDs,
             transport: RPCWorkerTransport(settings: settings, listener: listener, sender: sender, logger: logger),
-            claims: claims, services: services, logger: logger
+            claims: claims, services: services, status: status, metrics: metrics, logger: logger
         )
     }
 
@@ -81,15 +86,19 @@ public final class Worker: Service {
         transport: any WorkerTransport,
         claims: (any ActionStartClaims)? = nil,
         services: ActionServices = ActionServices(),
+        status: WorkerStatus = WorkerStatus(),
+        metrics: WorkerMetrics = WorkerMetrics(),
         logger: Logger
     ) {
         self.settings = settings
+        self.status = status
+        self.metrics = metrics
         self.router = ActionRouter(registry: registry, codeSourceIDs: codeSourceIDs)
         self.transport = transport
         self.claims = claims
         self.services = services
         self.logger = logger
-        self.publisher = ResultPublisher(transport: transport, engineTopic: settings.engineTopic, logger: logger)
+        self.publisher = ResultPublisher(transport: transport, engineTopic: settings.engineTopic, metrics: metrics, logger: logger)
         (startSignal, startSignalContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -101,11 +110,16 @@ public final class Worker: Service {
         // keep trying until it is, or until the worker is told to stop.
         var incoming: RPCIncomingSequence?
         var backoff = Backoff.reconnecting
+        status.enter(.waitingForBroker)
         while incoming == nil {
             do {
                 incoming = try await transport.startConsuming(capacity: settings.concurrency)
             } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                if Task.isCancelled || Task.isShuttingDownGracefully {
+                    status.enter(.stopped)
+                    return
+                }
+                status.enter(.waitingForBroker, detail: "\(error)")
                 let delay = backoff.next()
                 logger.warning("cannot consume the executor topic yet; retrying", metadata: [
                     "error": "\(error)", "retry_in": "\(delay)",
@@ -114,7 +128,10 @@ public final class Worker: Service {
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
             }
         }
-        guard let incoming else { return }
+        guard let incoming else {
+            status.enter(.stopped)
+            return
+        }
         var modeDescription = "swift-only"
         if case .router(let fallback) = settings.mode { modeDescription = "router, fallback topic \(fallback)" }
         logger.info("worker consuming", metadata: [
@@ -126,13 +143,16 @@ public final class Worker: Service {
             "worker.actions": "\(router.registry.descriptors.count)",
             "worker.start_claims": "\(claims != nil)",
         ])
+        status.slots(running: 0, capacity: settings.concurrency)
+        metrics.slots(used: 0, capacity: settings.concurrency)
+        status.enter(.consuming)
         await withTaskGroup(of: Void.self) { group in
             // The transport's own long-running work (the RPC server's consumers).
             group.addTask { await self.transport.run() }
             if let interval = settings.heartbeatInterval {
                 let reporter = HeartbeatReporter(
                     transport: transport, engineTopic: settings.engineTopic, interval: interval,
-                    running: running, startSignal: startSignal, logger: logger
+                    running: running, startSignal: startSignal, metrics: metrics, logger: logger
                 )
                 group.addTask { await reporter.run() }
             }
@@ -140,6 +160,7 @@ public final class Worker: Service {
             group.cancelAll()
         }
         startSignalContinuation.finish()
+        status.enter(.stopped)
         let totals = counters
         logger.info("worker stopped", metadata: [
             "worker.completed": "\(totals.completed)", "worker.relayed": "\(totals.relayed)",
@@ -156,6 +177,8 @@ public final class Worker: Service {
         case shutdown
         case graceExpired
         case tick
+        /// Time to tell systemd the loop is alive (and the slots).
+        case statusTick
     }
 
     /// One loop owns the slots (``DeliveryStateMachine``): deliveries,
@@ -191,6 +214,13 @@ public final class Worker: Service {
             group.addTask {
                 while (try? await Task.sleep(for: tickEvery)) != nil { eventSink.yield(.tick) }
             }
+            // WATCHDOG=1 comes from this loop's events: a hung loop stops it.
+            let watchdog = status.notifier.watchdogInterval
+            if let statusEvery = watchdog ?? (status.notifier.isEnabled ? .seconds(5) : nil) {
+                group.addTask {
+                    while (try? await Task.sleep(for: statusEvery)) != nil { eventSink.yield(.statusTick) }
+                }
+            }
 
             func perform(_ actions: [DeliveryStateMachine<UInt64>.Action]) {
                 for action in actions { perform(action) }
@@ -210,6 +240,7 @@ public final class Worker: Service {
                     if let message = held.removeValue(forKey: id) {
                         transport.reject(message, requeue: true)
                         count(\.returned)
+                        metrics.returnedToQueue()
                     }
                 case .forget(let id):
                     if held.removeValue(forKey: id) != nil {
@@ -221,6 +252,8 @@ public final class Worker: Service {
                 guard !shutdownStarted else { return }
                 shutdownStarted = true
                 let actions = machine.shutdownRequested()
+                status.slots(running: machine.running, capacity: settings.concurrency)
+                status.enter(.draining)
                 logger.info("\(reason): no new requests; finishing running actions", metadata: [
                     "worker.running": "\(machine.running)", "worker.returned_to_queue": "\(actions.count)",
                     "worker.grace_period": "\(settings.shutdownGracePeriod)",
@@ -234,6 +267,7 @@ public final class Worker: Service {
                 }
             }
 
+            var reportedRunning = 0
             for await event in events {
                 switch event {
                 case .delivery(let message):
@@ -264,6 +298,13 @@ public final class Worker: Service {
                     }
                     // Cancels the running requests (and the helper loops).
                     group.cancelAll()
+                case .statusTick:
+                    status.refresh(watchdog: watchdog != nil)
+                }
+                if machine.running != reportedRunning {
+                    reportedRunning = machine.running
+                    status.slots(running: reportedRunning, capacity: settings.concurrency)
+                    metrics.slots(used: reportedRunning, capacity: settings.concurrency)
                 }
                 if consumerEnded && machine.isDrained { break }
             }
@@ -328,11 +369,12 @@ public final class Worker: Service {
                 logger.warning("relaying a message this worker cannot read to the fallback topic", metadata: [
                     "error": "\(error)", "amqp.body_size": "\(message.delivery.body.count)",
                 ])
-                await relay(handle, name: "(unreadable message)", fallbackTopic: fallbackTopic, failureTarget: nil)
+                await relay(handle, name: "(unreadable message)", label: WorkerMetrics.unknownAction, fallbackTopic: fallbackTopic, failureTarget: nil)
                 return
             }
             handle.acknowledge()
             count(\.failed)
+            metrics.request(action: WorkerMetrics.unknownAction, outcome: .unreadable)
             logger.error("dropped an unreadable message", metadata: [
                 "error": "\(error)", "amqp.routing_key": "\(message.delivery.routingKey)",
                 "amqp.body_size": "\(message.delivery.body.count)",
@@ -344,12 +386,14 @@ public final class Worker: Service {
         let handle = DeliveryHandle(message: message, transport: transport, uniqueID: request.uniqueID, recentIDs: recentIDs)
         if let uniqueID = request.uniqueID, recentIDs.contains(uniqueID) {
             handle.acknowledge()
+            metrics.request(action: WorkerMetrics.unknownAction, outcome: .skipped)
             logger.warning("dropped a duplicate message", metadata: ["oslo.unique_id": "\(uniqueID)"])
             return
         }
         guard request.method == RunActionRequest.method else {
             handle.acknowledge()
             count(\.failed)
+            metrics.request(action: WorkerMetrics.unknownAction, outcome: .rejected)
             logger.error("unsupported RPC method", metadata: ["oslo.method": "\(request.method)"])
             if request.isCall {
                 await reply(
@@ -371,11 +415,15 @@ public final class Worker: Service {
                 logger.warning("relaying a run_action request this worker cannot read to the fallback topic", metadata: [
                     "error": "\(error)", "oslo.unique_id": "\(request.uniqueID ?? "-")",
                 ])
-                await relay(handle, name: "(unreadable run_action)", fallbackTopic: fallbackTopic, failureTarget: (request, executionID))
+                await relay(
+                    handle, name: "(unreadable run_action)", label: WorkerMetrics.unknownAction, fallbackTopic: fallbackTopic,
+                    failureTarget: (request, executionID)
+                )
                 return
             }
             handle.acknowledge()
             count(\.failed)
+            metrics.request(action: WorkerMetrics.unknownAction, outcome: .unreadable)
             let text = FailureMessages.malformedRequest(detail: error.description)
             logger.error("malformed run_action", metadata: ["error": "\(error)", "action.execution_id": "\(executionID ?? "-")"])
             await deliver(.failure(text), action: "(unreadable run_action)", actionExecutionID: executionID, request: request)
@@ -389,10 +437,14 @@ public final class Worker: Service {
             case .swiftOnly:
                 handle.acknowledge()
                 count(\.failed)
+                metrics.request(action: WorkerMetrics.otherAction, outcome: .rejected)
                 logger.warning("refused an action this worker does not implement (swift-only mode)", metadata: ["action.class": "\(name)"])
                 await deliver(.failure(FailureMessages.swiftOnly(action: name)), action: name, actionExecutionID: runRequest.actionExecutionID, request: request)
             case .router(let fallbackTopic):
-                await relay(handle, name: name, fallbackTopic: fallbackTopic, failureTarget: (request, runRequest.actionExecutionID))
+                await relay(
+                    handle, name: name, label: WorkerMetrics.otherAction, fallbackTopic: fallbackTopic,
+                    failureTarget: (request, runRequest.actionExecutionID)
+                )
             }
         }
     }
@@ -448,6 +500,7 @@ public final class Worker: Service {
         case .skipStartedBefore:
             handle.acknowledge()
             count(\.skipped)
+            metrics.request(action: actionName, outcome: .skipped)
             actionLogger.warning("not running a redelivered request again: it started before (safe-rerun is false); the worker running it, or the engine's heartbeat check, completes it")
             // The worker that started it may have died before its first
             // heartbeat: one heartbeat now starts the engine's heartbeat
@@ -461,6 +514,7 @@ public final class Worker: Service {
         case .failNotRerunnable:
             handle.acknowledge()
             count(\.failed)
+            metrics.request(action: actionName, outcome: .rejected)
             actionLogger.warning("not rerunning a redelivered request (safe-rerun is false)")
             await deliver(.failure(FailureMessages.notRerunnable(action: actionName)), action: actionName, actionExecutionID: executionID, request: request)
             return
@@ -507,13 +561,17 @@ public final class Worker: Service {
             return outcome
         }
         let elapsed = clock.now - started
+        metrics.actionDuration(action: actionName, elapsed)
         let result: ActionResult
         switch outcome {
         case .completed(let completed):
             result = completed
+            metrics.request(action: actionName, outcome: completed.isError ? .failed : .succeeded)
         case .timedOut(let timedOut):
             result = timedOut
+            metrics.request(action: actionName, outcome: .timedOut)
         case .cancelled:
+            metrics.request(action: actionName, outcome: .cancelled)
             if runRequest.safeRerun && handle.giveBack() {
                 // Shutdown before the end: give the request back for another worker.
                 count(\.returned)
@@ -539,19 +597,25 @@ public final class Worker: Service {
     /// to the queue (after a pause, so that a broken sender does not spin)
     /// and is not remembered as seen: it is relayed again, never dropped.
     func relay(
-        _ handle: DeliveryHandle, name: String, fallbackTopic: String,
+        _ handle: DeliveryHandle, name: String, label: String, fallbackTopic: String,
         failureTarget: (request: RPCRequest, actionExecutionID: String?)?
     ) async {
         do {
+            let clock = ContinuousClock()
+            let started = clock.now
             let outcome = try await transport.forward(handle.message, toTopic: fallbackTopic)
+            metrics.publishConfirmed(after: clock.now - started)
             relayBackoff.withLock { $0.reset() }
             handle.acknowledge()
             switch outcome {
             case .acknowledged:
                 count(\.relayed)
+                metrics.request(action: label, outcome: .relayed)
                 logger.debug("relayed a request to the fallback topic", metadata: ["action.class": "\(name)", "oslo.topic": "\(fallbackTopic)"])
             case .returned(let code, let text):
                 count(\.failed)
+                metrics.request(action: label, outcome: .rejected)
+                metrics.relayReturned()
                 logger.error("could not relay a request: no queue bound to the fallback topic", metadata: [
                     "action.class": "\(name)", "oslo.topic": "\(fallbackTopic)", "amqp.reply": "\(code) \(text)",
                 ])
@@ -571,7 +635,10 @@ public final class Worker: Service {
             // together instead of spinning through the queue.
             let pause = relayBackoff.withLock { $0.next() }
             try? await Task.sleep(for: pause)
-            if handle.giveBack() { count(\.returned) }
+            if handle.giveBack() {
+                count(\.returned)
+                metrics.returnedToQueue()
+            }
         }
     }
 
@@ -579,7 +646,7 @@ public final class Worker: Service {
     func heartbeatOnce(_ executionID: String) async {
         let reporter = HeartbeatReporter(
             transport: transport, engineTopic: settings.engineTopic, interval: .seconds(1),
-            running: running, startSignal: AsyncStream { $0.finish() }, logger: logger
+            running: running, startSignal: AsyncStream { $0.finish() }, metrics: metrics, logger: logger
         )
         await reporter.send([executionID])
     }

@@ -214,7 +214,7 @@ struct ConfigurationLoadTests {
         (
             "[mistral_actions]\nhttp_listen = 9469\n",
             #"/etc/x.conf:2: [mistral_actions] http_listen = "9469": "#
-                + "expected host:port such as 127.0.0.1:9469 or [::1]:9469, or an empty value to turn it off"
+                + "expected host:port such as 127.0.0.1:9469 or [::1]:9469, or off (or an empty value) to turn it off"
         ),
         (
             "[action_heartbeat]\ncheck_interval = 20s\n",

@@ -134,6 +134,8 @@ struct OsloValueTests {
         #expect(try OsloValue.listenAddress("[::1]:9469") == ListenAddress(host: "::1", port: 9469))
         #expect(try OsloValue.listenAddress("[::1]:9469")?.description == "[::1]:9469")
         #expect(try OsloValue.listenAddress("") == nil)
+        #expect(try OsloValue.listenAddress("off") == nil)
+        #expect(try OsloValue.listenAddress(" OFF ") == nil)
         for bad in ["9469", ":9469", "::1:9469", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:x", "[::1]9469", "a b:1"] {
             #expect(throws: InvalidValue.self, "\(bad)") { try OsloValue.listenAddress(bad) }
         }

@@ -132,7 +132,8 @@ struct WorkerHarness {
 
     init(
         concurrency: Int = 4, mode: WorkerSettings.Mode? = nil, claims: (any ActionStartClaims)? = nil,
-        grace: Duration = .seconds(30), heartbeats: Duration? = nil
+        grace: Duration = .seconds(30), heartbeats: Duration? = nil,
+        status: WorkerStatus = WorkerStatus(), metrics: WorkerMetrics = WorkerMetrics()
     ) {
         var settings = WorkerSettings(configuration: Configuration())
         settings.concurrency = concurrency
@@ -141,7 +142,7 @@ struct WorkerHarness {
         if let mode { settings.mode = mode }
         worker = Worker(
             settings: settings, registry: Self.registry, codeSourceIDs: [], transport: transport,
-            claims: claims, logger: Logger(label: "worker-test")
+            claims: claims, status: status, metrics: metrics, logger: Logger(label: "worker-test")
         )
     }
 

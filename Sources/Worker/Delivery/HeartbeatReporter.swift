@@ -12,6 +12,7 @@ struct HeartbeatReporter: Sendable {
     let interval: Duration
     let running: RunningActions
     let startSignal: AsyncStream<Void>
+    let metrics: WorkerMetrics
     let logger: Logger
 
     /// Runs both loops until cancelled.
@@ -54,6 +55,7 @@ struct HeartbeatReporter: Sendable {
                 ])
                 return
             }
+            metrics.heartbeatSent()
             logger.trace("reported running actions", metadata: ["heartbeat.count": "\(ids.count)"])
         } catch {
             logger.warning("could not report running actions", metadata: ["error": "\(error)", "heartbeat.count": "\(ids.count)"])

@@ -17,6 +17,7 @@ import OsloMessaging
 struct ResultPublisher: Sendable {
     let transport: any WorkerTransport
     let engineTopic: String
+    let metrics: WorkerMetrics
     let logger: Logger
     var backoff = Backoff.publishing
 
@@ -48,7 +49,11 @@ struct ResultPublisher: Sendable {
             }
             let problem: String
             do {
-                switch try await transport.cast(completion, topic: engineTopic) {
+                let clock = ContinuousClock()
+                let started = clock.now
+                let outcome = try await transport.cast(completion, topic: engineTopic)
+                metrics.publishConfirmed(after: clock.now - started)
+                switch outcome {
                 case .acknowledged:
                     if attempt > 1 {
                         logger.info("result sent after retrying", metadata: ["action.execution_id": "\(actionExecutionID)", "attempt": "\(attempt)"])
