@@ -13,6 +13,9 @@ public final class RunningActions: Sendable {
     struct State {
         var running: [String: Int] = [:]
         var newlyStarted: [String] = []
+        /// Tasks waiting for an id to finish, by id.
+        var waiters: [String: [Int: CheckedContinuation<Void, Never>]] = [:]
+        var nextWaiter = 0
     }
 
     private let state = Mutex(State())
@@ -29,9 +32,46 @@ public final class RunningActions: Sendable {
 
     /// Records a finished action execution.
     public func finished(_ id: String) {
-        state.withLock { state in
-            guard let count = state.running[id] else { return }
-            if count <= 1 { state.running[id] = nil } else { state.running[id] = count - 1 }
+        let waiting = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard let count = state.running[id] else { return [] }
+            if count > 1 {
+                state.running[id] = count - 1
+                return []
+            }
+            state.running[id] = nil
+            return state.waiters.removeValue(forKey: id).map { Array($0.values) } ?? []
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Whether `id` is running here (its result not yet sent).
+    public func contains(_ id: String) -> Bool {
+        state.withLock { $0.running[id] != nil }
+    }
+
+    /// Returns once `id` is no longer running here (at once if it is not),
+    /// or when the calling task is cancelled.
+    public func waitUntilFinished(_ id: String) async {
+        let key = state.withLock { state -> Int in
+            defer { state.nextWaiter &+= 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    guard state.running[id] != nil, !Task.isCancelled else { return true }
+                    state.waiters[id, default: [:]][key] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                let removed = state.waiters[id]?.removeValue(forKey: key)
+                if state.waiters[id]?.isEmpty == true { state.waiters[id] = nil }
+                return removed
+            }
+            continuation?.resume()
         }
     }
 

@@ -498,18 +498,9 @@ public final class Worker: Service {
         case .run, .retryClaim:
             break
         case .skipStartedBefore:
-            handle.acknowledge()
             count(\.skipped)
             metrics.request(action: actionName, outcome: .skipped)
-            actionLogger.warning("not running a redelivered request again: it started before (safe-rerun is false); the worker running it, or the engine's heartbeat check, completes it")
-            // The worker that started it may have died before its first
-            // heartbeat: one heartbeat now starts the engine's heartbeat
-            // check, which fails the action within check_interval ×
-            // max_missed_heartbeats unless that worker still reports it
-            // (instead of first_heartbeat_timeout, an hour).
-            if let executionID, settings.heartbeatInterval != nil {
-                await heartbeatOnce(executionID)
-            }
+            await settleStartedBefore(handle, executionID: executionID, logger: actionLogger)
             return
         case .failNotRerunnable:
             handle.acknowledge()
@@ -523,9 +514,11 @@ public final class Worker: Service {
             safeRerun: runRequest.safeRerun, hasResultTarget: executionID != nil, claimsEnabled: claims != nil
         )
         if acknowledgement == .atStart { handle.acknowledge() }
-        if let executionID, settings.heartbeatInterval != nil {
+        // Tracked even without heartbeats: a redelivered copy of this
+        // request waits for it (see settleStartedBefore).
+        if let executionID {
             running.started(executionID)
-            startSignalContinuation.yield()
+            if settings.heartbeatInterval != nil { startSignalContinuation.yield() }
         }
         defer { if let executionID { running.finished(executionID) } }
 
@@ -585,8 +578,14 @@ public final class Worker: Service {
             "action.duration_ms": "\(elapsed.milliseconds)",
             "action.error": result.isError ? "\(Self.summary(of: result.error))" : nil,
         ].compactMapValues { $0 })
-        await deliver(result, action: actionName, actionExecutionID: executionID, request: request)
-        handle.acknowledge()
+        if await deliver(result, action: actionName, actionExecutionID: executionID, request: request) {
+            handle.acknowledge()
+        } else if handle.giveBack() {
+            // The worker stopped before the broker took the result: the
+            // request goes back, and whoever gets it finds the start claim
+            // (or, safe to rerun, runs it again) instead of it being lost.
+            count(\.returned)
+        }
     }
 
     /// Publishes a request byte for byte to the fallback topic, where a
@@ -642,22 +641,67 @@ public final class Worker: Service {
         }
     }
 
-    /// Reports one running action to the engine (see `.skipStartedBefore`).
-    func heartbeatOnce(_ executionID: String) async {
+    /// A redelivered request whose action started before (its start claim
+    /// says so) and must not run again. Its delivery is acknowledged only
+    /// once someone will answer the engine, so that a worker dying in
+    /// between leaves it in the queue rather than losing it:
+    ///
+    /// - when this worker runs that action itself (its channel closed and
+    ///   the broker gave the request back to it), once the running one's
+    ///   result is sent;
+    /// - otherwise (another worker runs it, or the one that did died), once
+    ///   a heartbeat for it reached the engine: the worker that started it
+    ///   may have died before its first heartbeat, and this one starts the
+    ///   engine's heartbeat check, which fails the action within
+    ///   check_interval × max_missed_heartbeats unless that worker still
+    ///   reports it (instead of first_heartbeat_timeout, an hour).
+    ///
+    /// On shutdown the delivery goes back to the queue.
+    func settleStartedBefore(_ handle: DeliveryHandle, executionID: String?, logger: Logger) async {
+        if let executionID, running.contains(executionID) {
+            logger.info("a redelivered copy of a request this worker is running; acknowledged once its result is sent")
+            await running.waitUntilFinished(executionID)
+            // Stopping: its result may not have gone out; given back, the
+            // copy costs at most one harmless heartbeat elsewhere.
+            if Task.isCancelled { handle.giveBack() } else { handle.acknowledge() }
+            return
+        }
+        logger.warning("not running a redelivered request again: it started before (safe-rerun is false); the worker running it, or the engine's heartbeat check, completes it")
+        guard let executionID, settings.heartbeatInterval != nil else {
+            handle.acknowledge()
+            return
+        }
+        var backoff = Backoff.reconnecting
+        while await !heartbeatOnce(executionID) {
+            guard !Task.isCancelled, (try? await Task.sleep(for: backoff.next())) != nil else {
+                handle.giveBack()
+                return
+            }
+        }
+        handle.acknowledge()
+    }
+
+    /// Reports one running action to the engine (see ``settleStartedBefore(_:executionID:logger:)``);
+    /// true once the engine's queue took the report.
+    func heartbeatOnce(_ executionID: String) async -> Bool {
         let reporter = HeartbeatReporter(
             transport: transport, engineTopic: settings.engineTopic, interval: .seconds(1),
             running: running, startSignal: AsyncStream { $0.finish() }, metrics: metrics, logger: logger
         )
-        await reporter.send([executionID])
+        return await reporter.send([executionID])
     }
 
     // MARK: - Results
 
     /// Sends a result: `on_action_complete` to the engine for a named action
     /// execution (see ``ResultPublisher``), or the reply of a synchronous call.
-    func deliver(_ result: ActionResult, action: String, actionExecutionID: String?, request: RPCRequest) async {
+    /// False only when a completion was abandoned because the worker stops.
+    @discardableResult
+    func deliver(_ result: ActionResult, action: String, actionExecutionID: String?, request: RPCRequest) async -> Bool {
         if let actionExecutionID {
-            await publisher.sendCompletion(result, action: action, actionExecutionID: actionExecutionID, context: request.context)
+            return await publisher.sendCompletion(
+                result, action: action, actionExecutionID: actionExecutionID, context: request.context
+            ) != .abandoned
         } else if request.isCall {
             do {
                 let reply = try RPCReply(mistralResult: try result.serialized(), messageID: request.messageID ?? "")
@@ -668,6 +712,7 @@ public final class Worker: Service {
         } else {
             logger.warning("a run_action cast without action_ex_id: its result has nowhere to go")
         }
+        return true
     }
 
     func reply(to request: RPCRequest, failure: RemoteFailure) async {

@@ -41,7 +41,9 @@ struct HeartbeatReporter: Sendable {
         }
     }
 
-    func send(_ ids: [String]) async {
+    /// True once the engine's queue took the report.
+    @discardableResult
+    func send(_ ids: [String]) async -> Bool {
         do {
             let request = try RPCRequest(
                 method: EngineMethods.reportRunningActions,
@@ -53,12 +55,14 @@ struct HeartbeatReporter: Sendable {
                 logger.warning("running actions not reported: no queue is bound to the engine topic", metadata: [
                     "heartbeat.count": "\(ids.count)", "amqp.reply": "\(code) \(text)",
                 ])
-                return
+                return false
             }
             metrics.heartbeatSent()
             logger.trace("reported running actions", metadata: ["heartbeat.count": "\(ids.count)"])
+            return true
         } catch {
             logger.warning("could not report running actions", metadata: ["error": "\(error)", "heartbeat.count": "\(ids.count)"])
+            return false
         }
     }
 }

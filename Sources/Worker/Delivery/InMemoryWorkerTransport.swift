@@ -15,6 +15,8 @@ public final class InMemoryWorkerTransport: WorkerTransport {
         case forwarded(deliveryTag: UInt64, topic: String)
         case cast(method: String, topic: String, body: [UInt8])
         case castFailed(method: String)
+        /// A cast answered `.held`: it waits for ``releaseHeldCasts()``.
+        case castHeld(method: String)
         case replied(messageID: String)
         case startedConsuming(capacity: Int)
         case stoppedConsuming
@@ -27,6 +29,9 @@ public final class InMemoryWorkerTransport: WorkerTransport {
         case nacked
         /// The broker closed the publishing channel: 406 with this text.
         case preconditionFailed(String)
+        /// The publish waits (as on a blocked connection) until the test
+        /// calls ``releaseHeldCasts()``, then is acknowledged. Casts only.
+        case held
     }
 
     private struct State {
@@ -36,6 +41,8 @@ public final class InMemoryWorkerTransport: WorkerTransport {
         var source: RPCIncomingSequence.Source?
         var castAnswers: [Answer] = []
         var forwardAnswers: [Answer] = []
+        var heldCasts: [CheckedContinuation<Void, Never>] = []
+        var releasedHeld = false
         var waiters: [(condition: @Sendable ([Event]) -> Bool, continuation: CheckedContinuation<Void, Never>)] = []
         var capacity = 0
     }
@@ -86,6 +93,16 @@ public final class InMemoryWorkerTransport: WorkerTransport {
     /// Answers for the next forwards, in order (then: acknowledged).
     public func scriptForwards(_ answers: [Answer]) {
         state.withLock { $0.forwardAnswers.append(contentsOf: answers) }
+    }
+
+    /// Lets every held cast (and every later `.held` one) go through.
+    public func releaseHeldCasts() {
+        let held = state.withLock { state in
+            state.releasedHeld = true
+            defer { state.heldCasts.removeAll() }
+            return state.heldCasts
+        }
+        for continuation in held { continuation.resume() }
     }
 
     public var events: [Event] { state.withLock { $0.events } }
@@ -177,6 +194,17 @@ public final class InMemoryWorkerTransport: WorkerTransport {
 
     public func cast(_ request: RPCRequest, topic: String) async throws -> RPCPublishOutcome {
         let answer = state.withLock { $0.castAnswers.isEmpty ? .acknowledged : $0.castAnswers.removeFirst() }
+        if case .held = answer {
+            record(.castHeld(method: request.method))
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.releasedHeld { return true }
+                    state.heldCasts.append(continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
         do {
             let outcome = try Self.outcome(of: answer)
             if outcome == .acknowledged {
@@ -197,7 +225,7 @@ public final class InMemoryWorkerTransport: WorkerTransport {
 
     private static func outcome(of answer: Answer) throws -> RPCPublishOutcome {
         switch answer {
-        case .acknowledged:
+        case .acknowledged, .held:
             return .acknowledged
         case .returned:
             return .returned(replyCode: 312, replyText: "NO_ROUTE")
