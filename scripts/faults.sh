@@ -22,7 +22,7 @@
 #   FAULTS_ACTIONS         actions per load scenario (10000)
 #   FAULTS_ITEMS           with-items per task; a workflow has a safe-rerun and
 #                          a non-safe task of that many items each (25)
-#   FAULTS_ACTION_SECONDS  how long each debug.sleep lasts (0.5)
+#   FAULTS_ACTION_SECONDS  how long each debug.record run sleeps (0.5)
 #   FAULTS_HB_INTERVAL / FAULTS_HB_MISSED   the engine's heartbeat window (5 s x 12)
 #   FAULTS_QUIET_SECONDS   a scenario ends when nothing moved for this long (150)
 #   FAULTS_SOAK_SECONDS    the soak's length (1800)
@@ -30,8 +30,11 @@
 #   FAULTS_WORKER_EXTRA    lines added to the workers' [mistral_actions] section
 #   FAULTS_BINARY          the mistral-actions binary (.build/release, else .build/debug);
 #                          it is copied first, so a rebuild cannot change it mid-run
-# Results: <run dir>/faults/runs/<UTC time>/<scenario>/ (worker logs, report.txt,
-# report.json) and summary.txt next to them. docs/reliability.md explains the figures.
+# Results: <run dir>/faults/runs/<UTC time>/<scenario>/ (worker logs, records.txt of
+# debug.record, report.txt, report.json) and summary.txt next to them.
+# docs/reliability.md explains the figures. Exit status 1 when a scenario lost
+# an action or started a non-safe one twice (mixed-restarts-default: only the
+# latter, see docs/reliability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -146,6 +149,7 @@ log_level = debug
 http_listen = 127.0.0.1:$((29470 + n))
 shutdown_grace_period = 20s
 max_unacked_time = 25m
+debug_record_file = $SDIR/records.txt
 $WORKER_EXTRA
 ${FAULTS_WORKER_EXTRA:-}
 CONF
@@ -189,7 +193,9 @@ stop_workers() {
 }
 
 # The standard load: a workflow of two with-items tasks run in parallel, one
-# safe-rerun, one not, each ITEMS debug.sleep actions.
+# safe-rerun, one not, each ITEMS debug.record actions (a debug.sleep that
+# also appends a start and an end line per run to the scenario's
+# records.txt, which every worker shares: the report counts runs from it).
 put_load_workflow() {
     "$PY" "$TOOL" put-workflow "$F_API" <<YAML
 version: '2.0'
@@ -198,11 +204,11 @@ $WF:
   tasks:
     safe:
       with-items: i in <% range(0, \$.n) %>
-      action: int32bit.debug.sleep seconds=<% \$.seconds %>
+      action: int32bit.debug.record tag=safe seconds=<% \$.seconds %>
       safe-rerun: true
     unsafe:
       with-items: i in <% range(0, \$.n) %>
-      action: int32bit.debug.sleep seconds=<% \$.seconds %>
+      action: int32bit.debug.record tag=unsafe seconds=<% \$.seconds %>
 YAML
 }
 
@@ -211,7 +217,7 @@ start_load() {
     local actions=$1 interval=${2:-0}
     EXECUTIONS=$(( (actions + 2 * ITEMS - 1) / (2 * ITEMS) ))
     TOTAL=$((EXECUTIONS * 2 * ITEMS))
-    log "load: $EXECUTIONS workflow executions x $((2 * ITEMS)) actions = $TOTAL actions (debug.sleep $ACTION_SECONDS s; half safe-rerun)"
+    log "load: $EXECUTIONS workflow executions x $((2 * ITEMS)) actions = $TOTAL actions (debug.record $ACTION_SECONDS s; half safe-rerun)"
     "$PY" "$TOOL" start "$F_API" "$WF" "$EXECUTIONS" "{\"n\": $ITEMS, \"seconds\": $ACTION_SECONDS}" "$interval" \
         > "$SDIR/executions.txt" 2> "$SDIR/load.err" &
     LOADER=$!
@@ -367,11 +373,11 @@ $WF:
   tasks:
     safe_long:
       with-items: i in <% range(0, 3) %>
-      action: int32bit.debug.sleep seconds=120
+      action: int32bit.debug.record tag=safe_long seconds=120
       safe-rerun: true
     unsafe_long:
       with-items: i in <% range(0, 3) %>
-      action: int32bit.debug.sleep seconds=120
+      action: int32bit.debug.record tag=unsafe_long seconds=120
 YAML
     "$PY" "$TOOL" start "$F_API" "$WF" 2 '{}' > "$SDIR/executions.txt"
     LOADER=""
@@ -571,7 +577,7 @@ cleanup() {
 main() {
 case "${1:-}" in
     --list) printf '%s\n' "${ALL_SCENARIOS[@]}"; exit 0 ;;
-    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     stop)
         fstack scripts/mistral.sh stop || true
         fstack scripts/local-services.sh stop || true
@@ -603,5 +609,12 @@ for s in "${scenarios[@]}"; do
     "scenario_${s//-/_}"
 done
 log "summary: $RUN/summary.txt"
+# The verdict: exit 1 when a scenario lost an action or started a non-safe
+# one twice (mixed-restarts-default is exempt from "lost": see its entry in
+# docs/reliability.md).
+local dirs=()
+for s in "${scenarios[@]}"; do dirs+=("$RUN/$s"); done
+"$PY" "$TOOL" check "${dirs[@]}" 2>&1 | tee -a "$RUN/summary.txt"
+return "${PIPESTATUS[0]}"
 }
 main "$@"; exit
