@@ -29,14 +29,28 @@ public struct IssuedToken: Sendable, Hashable {
 ///   both from `admin` to `mistral` on `demo`: ``SimulatorDefaults/demoTrustID`` (member role,
 ///   no impersonation) and ``SimulatorDefaults/impersonatingTrustID`` (as Mistral makes them for
 ///   cron triggers: impersonation, admin's roles).
+/// * `/v3/OS-TRUST/trusts` as Keystone has it (what Mistral calls when a cron trigger is
+///   created and deleted): `POST` by the trustor (the token's user must be `trustor_user_id`,
+///   with a project-scoped token, else 403) with `trustee_user_id`, `project_id`, `roles` by
+///   id or name that the trustor has on the project (else 404 "Could not find role", as
+///   Keystone answers), `impersonation`, `expires_at` (not in the past, else 400) and
+///   `remaining_uses` (at least 1); 201 with Keystone's body (`roles`, `roles_links`,
+///   `links`). `GET .../trusts/{id}` for admins, the trustor and the trustee; `GET .../trusts`
+///   unfiltered for admins, with `trustor_user_id` / `trustee_user_id` for admins or that
+///   user, else 403; `DELETE` by admins or the trustor, 204. A trust that is unknown,
+///   deleted, expired or used up is 404 on show and delete, 401 when a token is asked for
+///   it, and its tokens stop working (Keystone looks the trust up on every validation);
+///   each token issued through a trust with `remaining_uses` uses one. Trusts made through
+///   the API are dropped by ``reset()``.
 /// * `POST /_simulator/tokens` mints a token without a password: `{"user", "project",
 ///   "nocatalog"}` for a project-scoped one, `{"trust": "<id>"}` for a trust-scoped one
 ///   (``issueToken(user:project:includeCatalog:)``, ``issueTrustToken(_:includeCatalog:)``).
 /// * Lifetime: the `token_ttl` setting (`PUT /_simulator/settings {"token_ttl": 30}`, default
 ///   3600 s) applies to tokens issued after the change; `POST /_simulator/clock/advance
-///   {"seconds": n}` ages every token; `POST /_simulator/tokens/expire` expires all of them.
+///   {"seconds": n}` ages every token; `POST /_simulator/tokens/expire` expires all of them, or
+///   with `{"tokens": ["<id>", ...]}` only those (``expireTokens(_:)``).
 ///   Services then answer 401 as keystonemiddleware does; `GET /_simulator/requests` shows which
-///   `X-Auth-Token` each request carried.
+///   `X-Auth-Token` each request carried and whose it was (`credentials`: user, project, trust).
 public final class OpenStackSimulator: Sendable {
     /// The port the server listens on (the ephemeral one when the configuration asked for 0).
     public let port: Int
@@ -153,6 +167,13 @@ public final class OpenStackSimulator: Sendable {
     @discardableResult
     public func expireTokens() -> Int {
         core.expireTokens()
+    }
+
+    /// Expires the tokens `ids` only (others, e.g. of concurrent tests, keep working);
+    /// returns how many of them were valid. Unknown ids are ignored.
+    @discardableResult
+    public func expireTokens(_ ids: [String]) -> Int {
+        core.expireTokens(only: ids)
     }
 
     /// Moves the simulated clock `seconds` ahead and applies every transition that comes due,

@@ -114,7 +114,16 @@ final class SimulatorCore: Sendable {
             access { $0.requestLog = [] }
             return .empty(204)
         case ("POST", ["tokens", "expire"]):
-            return .json(200, ["expired": .integer(Int64(expireTokens()))])
+            // `{"tokens": ["<id>", ...]}` expires only those; no body (or no list) expires all.
+            let json = (try? body(request)) ?? [:]
+            var only: [String]?
+            if let list = json["tokens"] {
+                guard let ids = list.arrayValue?.compactMap(\.stringValue), ids.count == list.arrayValue?.count else {
+                    throw SimulatorError("tokens must be a list of token ids")
+                }
+                only = ids
+            }
+            return .json(200, ["expired": .integer(Int64(expireTokens(only: only)))])
         case ("POST", ["tokens"]):
             let json = (try? body(request)) ?? [:]
             if let trust = json["trust"] {
@@ -167,13 +176,13 @@ final class SimulatorCore: Sendable {
         }
     }
 
-    /// Expires every issued token; returns how many were still valid.
+    /// Expires every issued token (or only those in `only`); returns how many were still valid.
     @discardableResult
-    func expireTokens() -> Int {
+    func expireTokens(only: [String]? = nil) -> Int {
         access { state in
             let now = state.clock.now()
             var count = 0
-            for id in Array(state.identity.tokens.keys) {
+            for id in only ?? Array(state.identity.tokens.keys) {
                 guard let token = state.identity.tokens[id] else { continue }
                 if token.isValid(at: now) { count += 1 }
                 state.identity.tokens[id]?.expiresAt = now.adding(seconds: -1)

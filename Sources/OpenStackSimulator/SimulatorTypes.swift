@@ -27,6 +27,18 @@ public enum SimulatorDefaults {
     public static let mistralUserName = "mistral"
     public static let mistralPassword = "mistral-secret"
 
+    /// A user without admin: reader and member on `demo` (Keystone's rules for non-admins).
+    public static let memberUserID = "c7d8e9f0a1b24c3d9e4f5a6b7c8d9e0f"
+    public static let memberUserName = "demo"
+    public static let memberPassword = "demo-secret"
+
+    /// A user of another project (`alt`, reader and member): sees none of `demo`'s resources.
+    public static let altUserID = "d8e9f0a1b2c34d5e8f6a7b8c9d0e1f2a"
+    public static let altUserName = "alt"
+    public static let altPassword = "alt-secret"
+    public static let altProjectID = "e9f0a1b2c3d44e5f9a7b8c9d0e1f2a3b"
+    public static let altProjectName = "alt"
+
     /// The project the demo resources belong to.
     public static let demoProjectID = "8d4b2f6e1c3a4e5f9a7b6c5d4e3f2a10"
     public static let demoProjectName = "demo"
@@ -183,10 +195,15 @@ public struct LoggedRequest: Sendable, Hashable {
     public var body: JSON?
     /// The status answered, `nil` when the connection was reset.
     public var status: Int?
+    /// Whose token `X-Auth-Token` was when the request arrived, for tests that check which
+    /// credentials a client used: `{"user_id", "user_name", "project_id", "trust_id", "valid"}`
+    /// (`trust_id` null unless trust-scoped); `nil` without a token the simulator issued.
+    public var credentials: JSON?
 
     public init(
         method: String, path: String, query: String?, service: OpenStackService?, region: String?,
-        interface: String?, servicePath: String?, headers: [String: String], body: JSON?, status: Int?
+        interface: String?, servicePath: String?, headers: [String: String], body: JSON?, status: Int?,
+        credentials: JSON? = nil
     ) {
         self.method = method
         self.path = path
@@ -198,6 +215,7 @@ public struct LoggedRequest: Sendable, Hashable {
         self.headers = headers
         self.body = body
         self.status = status
+        self.credentials = credentials
     }
 
     /// The entry in the control API's JSON form.
@@ -217,6 +235,7 @@ public struct LoggedRequest: Sendable, Hashable {
             "headers": .object(headerObject),
             "body": body ?? .null,
             "status": status.map { .integer(Int64($0)) } ?? .null,
+            "credentials": credentials ?? .null,
         ]
     }
 }

@@ -108,6 +108,17 @@ struct CloudState: Sendable {
         advance(to: now)
         var route: ServiceRoute?
         if case .service(let matched) = match { route = matched }
+        // Whose token it is, looked up before the request can revoke it.
+        let credentials = request.header("X-Auth-Token").flatMap { id -> JSON? in
+            guard let token = identity.tokens[id] else { return nil }
+            return [
+                "user_id": .string(token.userID),
+                "user_name": identity.user(id: token.userID).map { .string($0.name) } ?? .null,
+                "project_id": token.projectID.map(JSON.string) ?? .null,
+                "trust_id": token.trustID.map(JSON.string) ?? .null,
+                "valid": .bool(identity.validToken(id, at: now) != nil),
+            ]
+        }
 
         var response: HTTPResponseData
         if let route, let rule = takeFault(for: request, route: route) {
@@ -140,7 +151,8 @@ struct CloudState: Sendable {
             LoggedRequest(
                 method: request.method, path: request.path, query: request.query, service: route?.service,
                 region: route?.region, interface: route?.interface, servicePath: route?.servicePath,
-                headers: headers, body: body, status: response.resetConnection ? nil : response.status))
+                headers: headers, body: body, status: response.resetConnection ? nil : response.status,
+                credentials: credentials))
         return response
     }
 

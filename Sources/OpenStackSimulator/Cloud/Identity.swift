@@ -16,13 +16,27 @@ struct ProjectRecord: Sendable {
     var domainID: String
 }
 
+/// A Keystone trust (OS-TRUST): the trustor delegates `roles` on `projectID` to the trustee.
 struct TrustRecord: Sendable {
     var id: String
     var trustorUserID: String
     var trusteeUserID: String
     var projectID: String
+    /// Role names.
     var roles: [String]
     var impersonation: Bool
+    /// After this time Keystone answers as if the trust did not exist.
+    var expiresAt: Timestamp? = nil
+    /// Tokens that may still be issued through the trust; nil: no limit.
+    var remainingUses: Int? = nil
+
+    /// Whether Keystone still finds the trust (keystone/trust/backends/sql.py `get_trust`):
+    /// not expired, and uses left when they are counted.
+    func isUsable(at now: Timestamp) -> Bool {
+        if let expiresAt, now > expiresAt { return false }
+        if let remainingUses, remainingUses <= 0 { return false }
+        return true
+    }
 }
 
 /// An issued token and its scope.
@@ -43,7 +57,7 @@ struct TokenRecord: Sendable {
     func isValid(at now: Timestamp) -> Bool { !revoked && expiresAt > now }
 }
 
-/// Keystone's data: one domain, two projects, two users, four roles, trusts and tokens.
+/// Keystone's data: one domain, three projects, four users, four roles, trusts and tokens.
 struct IdentityDirectory: Sendable {
     var users: [UserRecord]
     var projects: [ProjectRecord]
@@ -65,6 +79,14 @@ struct IdentityDirectory: Sendable {
                     id: SimulatorDefaults.mistralUserID, name: SimulatorDefaults.mistralUserName,
                     domainID: SimulatorDefaults.domainID, password: SimulatorDefaults.mistralPassword,
                     roles: [SimulatorDefaults.serviceProjectID: ["reader", "member", "admin", "service"]]),
+                UserRecord(
+                    id: SimulatorDefaults.memberUserID, name: SimulatorDefaults.memberUserName,
+                    domainID: SimulatorDefaults.domainID, password: SimulatorDefaults.memberPassword,
+                    roles: [SimulatorDefaults.demoProjectID: ["reader", "member"]]),
+                UserRecord(
+                    id: SimulatorDefaults.altUserID, name: SimulatorDefaults.altUserName,
+                    domainID: SimulatorDefaults.domainID, password: SimulatorDefaults.altPassword,
+                    roles: [SimulatorDefaults.altProjectID: ["reader", "member"]]),
             ],
             projects: [
                 ProjectRecord(
@@ -72,6 +94,9 @@ struct IdentityDirectory: Sendable {
                     domainID: SimulatorDefaults.domainID),
                 ProjectRecord(
                     id: SimulatorDefaults.serviceProjectID, name: SimulatorDefaults.serviceProjectName,
+                    domainID: SimulatorDefaults.domainID),
+                ProjectRecord(
+                    id: SimulatorDefaults.altProjectID, name: SimulatorDefaults.altProjectName,
                     domainID: SimulatorDefaults.domainID),
             ],
             roleNames: ["reader", "member", "admin", "service"],
@@ -89,9 +114,17 @@ struct IdentityDirectory: Sendable {
             ])
     }
 
+    /// A token services accept now. A trust-scoped token lives only as long as its trust:
+    /// Keystone looks the trust up again on every validation.
     func validToken(_ id: String, at now: Timestamp) -> TokenRecord? {
         guard let token = tokens[id], token.isValid(at: now) else { return nil }
+        if let trustID = token.trustID, usableTrust(trustID, at: now) == nil { return nil }
         return token
+    }
+
+    /// A trust Keystone finds: known, not deleted, not expired, uses left.
+    func usableTrust(_ id: String, at now: Timestamp) -> TrustRecord? {
+        trusts.first { $0.id == id && $0.isUsable(at: now) }
     }
 
     func user(id: String) -> UserRecord? { users.first { $0.id == id } }
@@ -124,6 +157,12 @@ struct IdentityDirectory: Sendable {
     }
 
     static func roleID(_ name: String) -> String { Identifiers.stableKeystoneID("role:" + name) }
+
+    /// One token was issued through the trust (keystone/trust/backends/sql.py `consume_use`).
+    mutating func consumeTrustUse(_ id: String) {
+        guard let index = trusts.firstIndex(where: { $0.id == id }), let uses = trusts[index].remainingUses else { return }
+        trusts[index].remainingUses = max(0, uses - 1)
+    }
 }
 
 /// One service in the catalog: its type, name and the path of its endpoints below `<base>/<region>/<interface>/`.
@@ -143,7 +182,7 @@ private let catalogServices = [
     CatalogService(type: "database", name: "trove", path: "database/v1.0/$(project_id)s", needsProject: true),
 ]
 
-private let unauthorizedMessage = "The request you have made requires authentication."
+let unauthorizedMessage = "The request you have made requires authentication."
 
 extension CloudState {
     /// The catalog as Keystone renders it for a token: project ids substituted; endpoints
@@ -207,8 +246,8 @@ extension CloudState {
             body["OS-TRUST:trust"] = [
                 "id": .string(trust.id),
                 "impersonation": .bool(trust.impersonation),
-                "remaining_uses": .null,
-                "expires_at": .null,
+                "remaining_uses": trust.remainingUses.map { .integer(Int64($0)) } ?? .null,
+                "expires_at": trust.expiresAt.map { .string($0.keystoneFormat) } ?? .null,
                 "trustee_user": ["id": .string(trust.trusteeUserID)],
                 "trustor_user": ["id": .string(trust.trustorUserID)],
             ]
@@ -293,13 +332,15 @@ extension CloudState {
                         }),
                     "links": ["self": .string(route.applicationURL + "/auth/projects"), "previous": .null, "next": .null],
                 ])
+        case (_, let segments) where segments.first == "OS-TRUST" && segments.dropFirst().first == "trusts":
+            return try handleTrusts(request, route: route, query: query, now: now)
         default:
             throw .notFound("The resource could not be found.")
         }
     }
 
     /// The token in `X-Auth-Token`; 401 when missing, unknown, revoked or expired.
-    private func caller(_ request: HTTPRequestData, now: Timestamp) throws(ServiceFailure) -> TokenRecord {
+    func caller(_ request: HTTPRequestData, now: Timestamp) throws(ServiceFailure) -> TokenRecord {
         guard let id = request.header("X-Auth-Token"), let token = identity.validToken(id, at: now) else {
             throw ServiceFailure(401, unauthorizedMessage)
         }
@@ -375,7 +416,9 @@ extension CloudState {
                 token.systemScope = true
                 token.roles = ["admin", "member", "reader"]
             } else if let trustReference = scope["OS-TRUST:trust"] {
-                try applyTrustScope(to: &token, trustID: trustReference["id"]?.stringValue ?? "", trustee: user)
+                let trustID = trustReference["id"]?.stringValue ?? ""
+                try applyTrustScope(to: &token, trustID: trustID, trustee: user, now: now)
+                identity.consumeTrustUse(trustID)
             } else {
                 throw .badRequest("Invalid input for field 'scope'.")
             }
@@ -388,9 +431,15 @@ extension CloudState {
 
     /// Scopes `token` to a trust the way Keystone does for its trustee: the trust's project and
     /// roles; with impersonation the token's user is the trustor (keystone/token/provider.py).
-    private func applyTrustScope(to token: inout TokenRecord, trustID: String, trustee: UserRecord) throws(ServiceFailure) {
-        guard let trust = identity.trusts.first(where: { $0.id == trustID }) else {
-            throw .notFound("Could not find trust: \(trustID).")
+    ///
+    /// A trust Keystone does not find (unknown, deleted, expired, no uses left) gives 401:
+    /// Keystone turns its TrustNotFound into Unauthorized when authenticating
+    /// (keystone/api/_shared/authentication.py).
+    private func applyTrustScope(
+        to token: inout TokenRecord, trustID: String, trustee: UserRecord, now: Timestamp
+    ) throws(ServiceFailure) {
+        guard let trust = identity.usableTrust(trustID, at: now) else {
+            throw ServiceFailure(401, unauthorizedMessage)
         }
         guard trust.trusteeUserID == trustee.id else {
             throw ServiceFailure(403, "The requested user is not the trustee of this trust.")
@@ -407,14 +456,16 @@ extension CloudState {
         guard let trust = identity.trusts.first(where: { $0.id == trustID }),
             let trustee = identity.user(id: trust.trusteeUserID)
         else { throw SimulatorError("unknown trust '\(trustID)'") }
+        guard trust.isUsable(at: now) else { throw SimulatorError("trust '\(trustID)' has expired or has no uses left") }
         var token = TokenRecord(
             id: Identifiers.token(), userID: trustee.id, methods: ["password"], auditIDs: [Identifiers.auditID()],
             issuedAt: now, expiresAt: now.adding(seconds: settings.tokenTTL), roles: [])
         do {
-            try applyTrustScope(to: &token, trustID: trustID, trustee: trustee)
+            try applyTrustScope(to: &token, trustID: trustID, trustee: trustee, now: now)
         } catch {
             throw SimulatorError(error.message)
         }
+        identity.consumeTrustUse(trustID)
         identity.tokens[token.id] = token
         return token
     }

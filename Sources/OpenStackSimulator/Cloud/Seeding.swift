@@ -327,6 +327,10 @@ extension CloudState {
                 "issued": .integer(Int64(identity.tokens.count)),
                 "valid": .integer(Int64(identity.tokens.values.filter { $0.isValid(at: now) }.count)),
             ],
+            "trusts": .array(
+                identity.trusts.map {
+                    trustBody($0, collectionURL: authURL + "/v3/OS-TRUST/trusts", applicationURL: authURL + "/v3")
+                }),
             "pending_transitions": .integer(Int64(pending.count)),
             "clock": [
                 "now": .string(now.keystoneFormat),
