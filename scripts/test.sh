@@ -22,9 +22,11 @@ ma_apt_install "${MA_PACKAGES[@]}"
 services=scripts/local-services.sh
 started=()
 mistral_was_running=1
+auth_mistral_was_running=1
 cleanup() {
     scripts/simulator.sh stop || true
     [ "$mistral_was_running" = 0 ] && scripts/mistral.sh stop || true
+    [ "$auth_mistral_was_running" = 0 ] && scripts/mistral.sh stop-auth || true
     for s in "${started[@]}"; do "$services" stop "$s" || true; done
 }
 trap cleanup EXIT
@@ -59,6 +61,11 @@ MA_TEST_DISRUPTIVE=1 swift test --skip-build --filter BrokerRestartTests
 mistral_was_running=$(scripts/mistral.sh status | grep -c "api+engine: running" || true)
 MA_HEARTBEAT_INTERVAL=2 MA_HEARTBEAT_MAX_MISSED=2 MA_FIRST_HEARTBEAT_TIMEOUT=3 scripts/mistral.sh start
 eval "$(scripts/mistral.sh env)"
+# A second one with Keystone authentication on, against the simulator's
+# Keystone (user tokens, cron triggers' trusts): its own port, database and topics.
+auth_mistral_was_running=$(scripts/mistral.sh status-auth | grep -c "api+engine: running" || true)
+scripts/mistral.sh start-auth
+eval "$(scripts/mistral.sh env-auth)"
 # Rows left in Mistral's database by an interrupted earlier run of the tests
 # (each test removes its own); a broken one would fail Mistral's action listing.
 psql "$MA_TEST_MISTRAL_DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "
