@@ -44,10 +44,15 @@ struct HTTPCall: Sendable {
     var redaction: Redaction
     /// Whose credentials the call carries (logged, never the token itself).
     var credentialSource: CredentialSource? = nil
+    /// The token is scoped to a Keystone trust (a cron trigger's request, or
+    /// its renewal): logged as `openstack.trust_scoped=true`.
+    var trustScoped = false
 }
 
 /// Whose credentials an OpenStack call carries: the log metadata
-/// `openstack.credential_source` of every request line.
+/// `openstack.credential_source` of every request line (with
+/// `openstack.trust_scoped=true` when the token is a trust's: the request's
+/// own token of a cron trigger, or its renewal).
 enum CredentialSource: String, Sendable {
     /// The token Mistral sent with the request.
     case requestToken = "request_token"

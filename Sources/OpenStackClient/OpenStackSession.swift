@@ -213,7 +213,7 @@ public struct OpenStackClient: Sendable {
             url: RequestURL.make(endpoint: endpoint, path: request.path, query: request.query),
             path: request.path, headers: Self.headers(for: request, token: token.id, hasBody: body != nil), body: body,
             isIdempotent: request.isIdempotent, tls: auth.tls, redaction: Redaction(secrets: [token.id] + redacting),
-            credentialSource: token.source)
+            credentialSource: token.source, trustScoped: credentials.isTrustScoped && token.source != .serviceUser)
     }
 
     static func headers(

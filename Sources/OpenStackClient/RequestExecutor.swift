@@ -109,6 +109,7 @@ final class RequestExecutor: Sendable {
         if let source = call.credentialSource {
             metadata["openstack.credential_source"] = "\(source.rawValue)"
         }
+        if call.trustScoped { metadata["openstack.trust_scoped"] = "true" }
         metadata.merge(extra) { _, new in new }
         return metadata
     }

@@ -160,6 +160,13 @@ final class AuthWorkerProcess: @unchecked Sendable {
         }
     }
 
+    /// Whether each such line says `openstack.trust_scoped=true`.
+    func trustScoped(forPathsContaining text: String) -> [Bool] {
+        log.split(separator: "\n").filter { $0.contains("OpenStack request") && $0.contains(text) }.map {
+            $0.contains("openstack.trust_scoped=true")
+        }
+    }
+
     func terminate() async throws -> Int32 {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGTERM) }
         return try await exit.wait(limit: .seconds(40), "the worker to stop")
@@ -234,6 +241,7 @@ struct AuthenticatedMistralEndToEndTests {
         // The worker says whose credentials it used, never the token itself.
         let sources = worker.credentialSources(forPathsContaining: volume)
         #expect(!sources.isEmpty && sources.allSatisfy { $0 == "request_token" }, "\(sources)")
+        #expect(worker.trustScoped(forPathsContaining: volume).allSatisfy { !$0 })
         #expect(!worker.log.contains("openstack.credential_source=service_user"))
         #expect(!worker.log.contains(admin.token))
         #expect(try await worker.terminate() == 0)
@@ -327,7 +335,9 @@ struct AuthenticatedMistralEndToEndTests {
         #expect(lookups.allSatisfy { $0["credentials"]?["user_name"] == "mistral" })
         let sources = worker.credentialSources(forPathsContaining: volume)
         #expect(!sources.isEmpty && sources.allSatisfy { $0 == "request_token" }, "\(sources)")
+        #expect(worker.trustScoped(forPathsContaining: volume).allSatisfy { $0 })
         #expect(worker.log.contains("openstack.credential_source=service_user"))
+        for token in tokens(of: calls) { #expect(!worker.log.contains(token)) }
 
         // Deleting the trigger deletes its trust, with a token of that trust.
         let (deletedStatus, deleteBody) = try await mistral.request("DELETE", "/cron_triggers/\(name)")
