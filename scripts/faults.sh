@@ -204,11 +204,17 @@ $WF:
   tasks:
     safe:
       with-items: i in <% range(0, \$.n) %>
-      action: int32bit.debug.record tag=safe seconds=<% \$.seconds %>
+      action: int32bit.debug.record
+      input:
+        tag: safe
+        seconds: <% \$.seconds %>
       safe-rerun: true
     unsafe:
       with-items: i in <% range(0, \$.n) %>
-      action: int32bit.debug.record tag=unsafe seconds=<% \$.seconds %>
+      action: int32bit.debug.record
+      input:
+        tag: unsafe
+        seconds: <% \$.seconds %>
 YAML
 }
 
@@ -373,11 +379,17 @@ $WF:
   tasks:
     safe_long:
       with-items: i in <% range(0, 3) %>
-      action: int32bit.debug.record tag=safe_long seconds=120
+      action: int32bit.debug.record
+      input:
+        tag: safe_long
+        seconds: 120
       safe-rerun: true
     unsafe_long:
       with-items: i in <% range(0, 3) %>
-      action: int32bit.debug.record tag=unsafe_long seconds=120
+      action: int32bit.debug.record
+      input:
+        tag: unsafe_long
+        seconds: 120
 YAML
     "$PY" "$TOOL" start "$F_API" "$WF" 2 '{}' > "$SDIR/executions.txt"
     LOADER=""

@@ -24,6 +24,7 @@ started=()
 mistral_was_running=1
 auth_mistral_was_running=1
 cleanup() {
+    [ "${MA_SKIP_FAULTS:-0}" = 1 ] || scripts/faults.sh stop >/dev/null 2>&1 || true
     scripts/simulator.sh stop || true
     [ "$mistral_was_running" = 0 ] && scripts/mistral.sh stop || true
     [ "$auth_mistral_was_running" = 0 ] && scripts/mistral.sh stop-auth || true
@@ -54,6 +55,17 @@ eval "$(scripts/simulator.sh env)"
 # Mistral starts.
 log "disruptive tests (broker restarts), run alone"
 MA_TEST_DISRUPTIVE=1 swift test --skip-build --filter BrokerRestartTests
+
+# A reduced pass of the fault suite (docs/reliability.md; the full one is
+# `scripts/faults.sh`): 200 actions, half not safe to rerun, through 3 workers
+# on a stack of its own while the broker restarts, crashes and a worker is
+# SIGKILLed. It fails when an action is lost or a non-safe one runs twice.
+if [ "${MA_SKIP_FAULTS:-0}" != 1 ]; then
+    log "reduced fault pass (about 2 minutes; MA_SKIP_FAULTS=1 skips it)"
+    FAULTS_ACTIONS=200 FAULTS_ACTION_SECONDS=1 FAULTS_WORKER_EXTRA="concurrency = 4" FAULTS_QUIET_SECONDS=120 \
+        FAULTS_BINARY="$(swift build --show-bin-path)/mistral-actions" scripts/faults.sh mixed-restarts
+    scripts/faults.sh stop
+fi
 
 # --- a real Mistral 23 ------------------------------------------------------------
 # A short heartbeat window, so that the end-to-end tests can prove heartbeats

@@ -158,13 +158,16 @@ def report(base, workflow, scenario, directory):
     problems = collections.Counter()  # worker warnings/errors by message
     for worker, line in read_logs(glob.glob(os.path.join(directory, "worker-*.log*"))):
         message = line.get("message", "")
-        execution_id = line.get("action.execution_id")
+        # JSON log field names: `action_execution_id` / `@timestamp` (before:
+        # `action.execution_id` / `time`).
+        execution_id = line.get("action_execution_id") or line.get("action.execution_id")
         if message == "running action" and execution_id:
             starts[execution_id] += 1
         elif message in FINISHED and execution_id:
             finishes[execution_id] += 1
-            first_finish_after.append((parse_time(line["time"]), worker))
-        elif message.startswith("not rerunning a redelivered request") and execution_id:
+            first_finish_after.append((parse_time(line.get("@timestamp") or line["time"]), worker))
+        elif message.startswith(("not rerunning a redelivered request", "not running a redelivered request again",
+                                 "a redelivered copy of a request this worker is running")) and execution_id:
             refused_redelivered[execution_id] += 1
         if line.get("level") in ("warning", "error", "critical"):
             problems[f"{line.get('level')}: {normalize(message, 90)}"] += 1
