@@ -105,12 +105,16 @@ struct Keystone {
             let said = message.isEmpty ? "" : ": \(message)"
             switch status {
             case 401:
-                return "Keystone rejected the trustee credentials of [keystone_authtoken] (\(credentials))\(said)"
+                // Keystone answers 401 both for a wrong password and for a trust it does not
+                // find (deleted, expired, used up: keystone/api/_shared/authentication.py).
+                return "Keystone rejected the trustee credentials of [keystone_authtoken] (\(credentials)) or the "
+                    + "request's trust (deleted, expired or used up)\(said)"
             case 403:
                 return "Keystone refused the [keystone_authtoken] user (\(credentials)) a token for the request's trust"
                     + "\(said) (Mistral makes its own [keystone_authtoken] user the trustee: does the worker use the "
                     + "same user as Mistral?)"
             case 404:
+                // Keystones before the 401 for unknown trusts.
                 return "Keystone does not know the request's trust (deleted, or expired)\(said)"
             default:
                 return nil

@@ -66,3 +66,25 @@ struct CredentialSourceLogTests {
         }
     }
 }
+
+extension CredentialSourceLogTests {
+    @Test("a renewal refused with 401 (Keystone's answer for a deleted trust, and for a wrong password) names both causes, not the trust id")
+    func deletedTrustOnRenewal() async throws {
+        try await withServer(settings: KeystoneTests.settings) { server, session in
+            server.always("GET", Self.serversPath, .json(401))
+            server.always(
+                "POST", KeystoneTests.tokensPath,
+                .json(401, #"{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}"#))
+            let catalog = tokenBody(base: server.baseURL)
+            let client = session.client(
+                credentials: try Self.context(token: "trust-token-1", trustScoped: true, catalog: catalog), logger: quietLogger)
+            let error = await #expect(throws: OpenStackError.self) { try await client.get(.compute, "/servers") }
+            let message = error?.message ?? ""
+            #expect(message.contains("rejected the trustee credentials of [keystone_authtoken]"), "\(message)")
+            #expect(message.contains("or the request's trust (deleted, expired or used up)"), "\(message)")
+            #expect(!message.contains("trust-42") && !message.contains("s3cret-pw"))
+            // One renewal was tried, as the trustee with the trust scope.
+            #expect(server.requests("POST", KeystoneTests.tokensPath).count == 1)
+        }
+    }
+}
