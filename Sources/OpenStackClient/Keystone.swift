@@ -114,7 +114,6 @@ struct Keystone {
                     + "\(said) (Mistral makes its own [keystone_authtoken] user the trustee: does the worker use the "
                     + "same user as Mistral?)"
             case 404:
-                // Keystones before the 401 for unknown trusts.
                 return "Keystone does not know the request's trust (deleted, or expired)\(said)"
             default:
                 return nil
