@@ -4,7 +4,9 @@ import OsloConfig
 import Synchronization
 
 /// Sets up swift-log once per process: human lines or JSON objects on
-/// standard error, at the configured level.
+/// standard error, at the configured level. When standard error is
+/// journald's stream (a systemd service), every line starts with its
+/// syslog priority and human lines leave the time to journald.
 enum LoggingSetup {
     private static let done = Mutex(false)
 
@@ -15,8 +17,9 @@ enum LoggingSetup {
         }
         guard first else { return }
         let swiftLevel = Logger.Level(rawValue: level.rawValue) ?? .info
+        let journal = JournalStream.isStandardError(variable: ProcessInfo.processInfo.environment["JOURNAL_STREAM"])
         LoggingSystem.bootstrap { label in
-            var handler = LineLogHandler(label: label, format: format)
+            var handler = LineLogHandler(label: label, format: format, journal: journal)
             handler.logLevel = swiftLevel
             return handler
         }
@@ -55,13 +58,19 @@ enum StandardErrorLines {
 /// One line per event on standard error, in one of two formats:
 ///
 /// - human: `2026-11-25T02:10:00.123Z info    action succeeded action.name=int32bit.debug.echo ...`
-/// - json: `{"action.name": ..., "level": ..., "logger": ..., "message": ..., "time": ...}`
+/// - json: `{"@timestamp": ..., "action": ..., "action_execution_id": ..., "level": ..., "logger": ..., "message": ...}`
+///
+/// Under journald (``JournalStream``) each line starts with its syslog
+/// priority, `<3>` for an error..., which journald strips and records as the
+/// entry's level; human lines then have no time of their own.
 ///
 /// Logged values come from tenants (action inputs, server error bodies), so
 /// every event is exactly one line whatever they hold: see ``LogLine``.
 struct LineLogHandler: LogHandler {
     let label: String
     let format: Configuration.LogFormat
+    /// Whether standard error is journald's stream.
+    var journal = false
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
     var metadataProvider: Logger.MetadataProvider?
@@ -78,7 +87,7 @@ struct LineLogHandler: LogHandler {
         if let error = event.error { all["error"] = "\(error)" }
         StandardErrorLines.write(LogLine.render(
             format: format, time: Timestamp.now(), level: event.level, label: label,
-            message: "\(event.message)", metadata: all.mapValues { "\($0)" }
+            message: "\(event.message)", metadata: all.mapValues { "\($0)" }, journal: journal
         ))
     }
 }
@@ -90,29 +99,62 @@ enum LogLine {
     /// is cut (a whole server error page helps nobody and slows the writer).
     static let maximumValueBytes = 16_384
 
+    /// The top-level JSON fields that carry a request's correlation ids, by
+    /// the metadata keys the worker and the RPC layer log them under; log
+    /// pipelines index these names (`action_execution_id`, ...).
+    static let correlationFields: [(metadataKey: String, field: String)] = [
+        ("action.execution_id", "action_execution_id"),
+        ("workflow.execution_id", "workflow_execution_id"),
+        ("task.execution_id", "task_execution_id"),
+        ("mistral.root_execution_id", "root_execution_id"),
+        ("root.execution_id", "root_execution_id"),
+        ("oslo.request_id", "request_id"),
+        ("action.name", "action"),
+    ]
+
+    /// The syslog priority journald reads from a `<N>` line prefix
+    /// (sd-daemon.h's SD_CRIT ... SD_DEBUG).
+    static func syslogPriority(_ level: Logger.Level) -> Int {
+        switch level {
+        case .trace, .debug: 7
+        case .info: 6
+        case .notice: 5
+        case .warning: 4
+        case .error: 3
+        case .critical: 2
+        }
+    }
+
     static func render(
         format: Configuration.LogFormat, time: String, level: Logger.Level, label: String, message: String,
-        metadata: [String: String]
+        metadata: [String: String], journal: Bool = false
     ) -> String {
+        let prefix = journal ? "<\(syslogPriority(level))>" : ""
         switch format {
         case .human:
-            // Levels in a column; "critical" still gets its space.
+            // Levels in a column; "critical" still gets its space. journald
+            // stamps each line itself.
             let levelName = level.rawValue
-            var text = time + " " + levelName + String(repeating: " ", count: max(1, 8 - levelName.count))
+            var text = prefix + (journal ? "" : time + " ") + levelName + String(repeating: " ", count: max(1, 8 - levelName.count))
             text += escapedText(truncated(message))
             for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
                 text += " " + escapedKey(key) + "=" + quotedValue(truncated(value))
             }
             return text
         case .json:
-            var fields: [String: String] = ["time": time, "level": level.rawValue, "logger": label, "message": truncated(message)]
-            for (key, value) in metadata {
+            var fields: [String: String] = ["@timestamp": time, "level": level.rawValue, "logger": label, "message": truncated(message)]
+            var rest = metadata
+            for (key, field) in correlationFields {
+                guard fields[field] == nil, let value = rest.removeValue(forKey: key) else { continue }
+                fields[field] = truncated(value)
+            }
+            for (key, value) in rest {
                 // A value named like a fixed field ("level": "critical") must not pass for it.
                 var name = key
                 while fields[name] != nil { name = "metadata." + name }
                 fields[name] = truncated(value)
             }
-            var text = "{"
+            var text = prefix + "{"
             for (index, (key, value)) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { text += ", " }
                 text += jsonString(key) + ": " + jsonString(value)
@@ -212,6 +254,37 @@ enum LogLine {
     private static func hex(_ value: UInt32, digits: Int) -> String {
         let text = String(value, radix: 16)
         return String(repeating: "0", count: max(0, digits - text.count)) + text
+    }
+}
+
+/// Whether standard error is journald's stream: systemd sets
+/// `JOURNAL_STREAM=<device>:<inode>` for a service whose output goes to the
+/// journal, and the variable is inherited by children whose output may go
+/// elsewhere (a pipe, a file), hence the comparison with what standard error
+/// is now.
+enum JournalStream {
+    static func isStandardError(variable: String?) -> Bool {
+        matches(variable: variable, fileDescriptor: STDERR_FILENO)
+    }
+
+    /// Whether `variable` names the device and inode of `fileDescriptor`;
+    /// false for anything malformed.
+    static func matches(variable: String?, fileDescriptor: Int32) -> Bool {
+        guard let (device, inode) = parse(variable) else { return false }
+        var status = stat()
+        guard fstat(fileDescriptor, &status) == 0 else { return false }
+        return UInt64(status.st_dev) == device && UInt64(status.st_ino) == inode
+    }
+
+    /// `<device>:<inode>`, both decimal numbers that fit 64 bits.
+    static func parse(_ variable: String?) -> (device: UInt64, inode: UInt64)? {
+        guard let variable else { return nil }
+        let parts = variable.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2,
+            parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
+            let device = UInt64(parts[0]), let inode = UInt64(parts[1])
+        else { return nil }
+        return (device, inode)
     }
 }
 

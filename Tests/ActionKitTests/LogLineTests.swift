@@ -108,11 +108,12 @@ struct LogLineTests {
 
     @Test("metadata named like a fixed JSON field does not replace it")
     func reservedJSONFields() throws {
-        let json = line(.json, metadata: ["level": "critical", "message": "forged", "time": "never", "logger": "root"], level: .info)
+        let json = line(.json, metadata: ["level": "critical", "message": "forged", "@timestamp": "never", "logger": "root"], level: .info)
         let parsed = try parsedJSON(json)
         #expect(parsed["level"] == "info")
         #expect(parsed["message"] == "action failed")
-        #expect(parsed["time"] == "2026-11-25T02:10:00.123Z")
+        #expect(parsed["@timestamp"] == "2026-11-25T02:10:00.123Z")
+        #expect(parsed["metadata.@timestamp"] == "never")
         #expect(parsed["logger"] == "mistral-actions")
         #expect(parsed["metadata.level"] == "critical")
         #expect(parsed["metadata.message"] == "forged")
@@ -149,6 +150,106 @@ struct LogLineTests {
     @Test("the JSON format has sorted keys and Python's separators")
     func jsonLayout() {
         #expect(line(.json, message: "ü", metadata: ["a.b": "1"])
-            == #"{"a.b": "1", "level": "info", "logger": "mistral-actions", "message": "ü", "time": "2026-11-25T02:10:00.123Z"}"#)
+            == #"{"@timestamp": "2026-11-25T02:10:00.123Z", "a.b": "1", "level": "info", "logger": "mistral-actions", "message": "ü"}"#)
+    }
+}
+
+/// What log pipelines and journald read from a line.
+@Suite("Log lines for log pipelines and journald")
+struct LogLineShippingTests {
+    func line(
+        _ format: Configuration.LogFormat, message: String = "running action", metadata: [String: String] = [:],
+        level: Logger.Level = .info, journal: Bool = false
+    ) -> String {
+        LogLine.render(
+            format: format, time: "2026-11-25T02:10:00.123Z", level: level, label: "mistral-actions",
+            message: message, metadata: metadata, journal: journal)
+    }
+
+    static let workerMetadata = [
+        "action.execution_id": "ae-1", "workflow.execution_id": "we-2", "task.execution_id": "te-3",
+        "mistral.root_execution_id": "re-4", "oslo.request_id": "req-5", "action.name": "int32bit.debug.echo",
+        "action.class": "DebugEcho",
+    ]
+
+    @Test("JSON: the worker's correlation ids become top-level fields with the names pipelines index")
+    func correlationFields() throws {
+        let parsed = try JSON(parsing: Data(line(.json, metadata: Self.workerMetadata).utf8))
+        #expect(parsed["action_execution_id"] == "ae-1")
+        #expect(parsed["workflow_execution_id"] == "we-2")
+        #expect(parsed["task_execution_id"] == "te-3")
+        #expect(parsed["root_execution_id"] == "re-4")
+        #expect(parsed["request_id"] == "req-5")
+        #expect(parsed["action"] == "int32bit.debug.echo")
+        // Renamed, not repeated; other metadata stays as it was logged.
+        #expect(parsed["action.execution_id"] == nil && parsed["oslo.request_id"] == nil && parsed["action.name"] == nil)
+        #expect(parsed["action.class"] == "DebugEcho")
+        #expect(parsed["@timestamp"] == "2026-11-25T02:10:00.123Z")
+        #expect(parsed["time"] == nil)
+        #expect(parsed["level"] == "info" && parsed["message"] == "running action")
+    }
+
+    @Test("JSON: metadata already named like a correlation field cannot replace the worker's id")
+    func correlationFieldCollision() throws {
+        let parsed = try JSON(parsing: Data(line(.json, metadata: ["action.execution_id": "real", "action_execution_id": "forged"]).utf8))
+        #expect(parsed["action_execution_id"] == "real")
+        #expect(parsed["metadata.action_execution_id"] == "forged")
+    }
+
+    @Test("the human format keeps the dotted keys and the time when not under journald")
+    func humanUnchangedOutsideJournal() {
+        let text = line(.human, metadata: ["action.execution_id": "ae-1"])
+        #expect(text == "2026-11-25T02:10:00.123Z info    running action action.execution_id=ae-1")
+    }
+
+    @Test(
+        "under journald each line starts with the level's syslog priority, and human lines have no time",
+        arguments: [
+            (Logger.Level.trace, 7), (.debug, 7), (.info, 6), (.notice, 5), (.warning, 4), (.error, 3), (.critical, 2),
+        ])
+    func journalPriority(level: Logger.Level, priority: Int) throws {
+        let human = line(.human, metadata: ["action.execution_id": "ae-1"], level: level, journal: true)
+        let name = level.rawValue
+        #expect(human == "<\(priority)>" + name + String(repeating: " ", count: max(1, 8 - name.count)) + "running action action.execution_id=ae-1")
+        #expect(!human.contains("2026-11-25"))
+        let json = line(.json, level: level, journal: true)
+        #expect(json.hasPrefix("<\(priority)>{"))
+        // What journald keeps once it has taken the prefix off is the JSON object, time included.
+        let object = try JSON(parsing: Data(json.dropFirst("<\(priority)>".count).utf8))
+        #expect(object["level"] == .string(name))
+        #expect(object["@timestamp"] == "2026-11-25T02:10:00.123Z")
+    }
+
+    @Test("a forged priority in a message stays inside the line, after the real one")
+    func forgedPriority() {
+        let text = line(.human, message: "<0>emergency\n<0>again", level: .info, journal: true)
+        #expect(text.hasPrefix("<6>info    <0>emergency\\n<0>again"))
+        #expect(!text.contains("\n"))
+    }
+
+    @Test("JOURNAL_STREAM counts only when it names standard error's device and inode")
+    func journalStreamDetection() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("journal-stream-\(UUID().uuidString)").path
+        let descriptor = open(path, O_CREAT | O_RDWR, 0o600)
+        try #require(descriptor >= 0)
+        defer { close(descriptor); unlink(path) }
+        var status = stat()
+        try #require(fstat(descriptor, &status) == 0)
+        let matching = "\(status.st_dev):\(status.st_ino)"
+        #expect(JournalStream.matches(variable: matching, fileDescriptor: descriptor))
+        #expect(!JournalStream.matches(variable: "\(status.st_dev):\(status.st_ino + 1)", fileDescriptor: descriptor))
+        #expect(!JournalStream.matches(variable: "\(status.st_dev &+ 1):\(status.st_ino)", fileDescriptor: descriptor))
+        // Inherited by a child whose standard error is elsewhere: not the journal.
+        var devNull = stat()
+        try #require(stat("/dev/null", &devNull) == 0)
+        let other = open("/dev/null", O_WRONLY)
+        try #require(other >= 0)
+        defer { close(other) }
+        #expect(!JournalStream.matches(variable: matching, fileDescriptor: other))
+        #expect(JournalStream.matches(variable: "\(devNull.st_dev):\(devNull.st_ino)", fileDescriptor: other))
+        for absurd in [nil, "", ":", "1:", ":2", "1:2:3", "-1:2", "+1:2", " 1:2", "1e300:2", "99999999999999999999999:1", "a:b", "１:２"] {
+            #expect(!JournalStream.matches(variable: absurd, fileDescriptor: descriptor), "\(absurd ?? "nil")")
+        }
+        #expect(!JournalStream.matches(variable: matching, fileDescriptor: -1))
     }
 }
