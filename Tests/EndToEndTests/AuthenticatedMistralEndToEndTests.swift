@@ -130,6 +130,8 @@ final class AuthWorkerProcess: @unchecked Sendable {
             fallback_topic = \(AuthMistral.fallbackTopic)
             log_level = debug
             shutdown_grace_period = 20s
+            # Other suites' workers run at the same time: no shared status port.
+            http_listen = off
             """.write(to: extra, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: TestEnvironment.binary)
