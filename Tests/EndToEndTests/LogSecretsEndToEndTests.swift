@@ -102,6 +102,7 @@ struct LogSecretsEndToEndTests {
                 connection = postgresql+psycopg2://\(database.user ?? ""):\(databasePassword)@\(database.host ?? "127.0.0.1"):\(database.port ?? 5432)\(database.path)
                 [mistral_actions]
                 log_level = debug
+                http_listen = off
                 """.write(toFile: path, atomically: true, encoding: .utf8)
             return path
         }

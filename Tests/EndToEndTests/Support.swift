@@ -69,6 +69,9 @@ final class WorkerProcess: @unchecked Sendable {
             [mistral_actions]
             fallback_topic = \(TestEnvironment.fallbackTopic)
             shutdown_grace_period = 20s
+            # Test workers run side by side: no status endpoint on the
+            # default port unless a test asks for one (the last value wins).
+            http_listen = off
             \(extraConfiguration)
             """
         try configuration.write(to: configURL, atomically: true, encoding: .utf8)
