@@ -20,6 +20,7 @@ public struct MistralActionsCommand: AsyncParsableCommand {
         subcommands: [
             WorkerCommand.self, DiscoverCommand.self, RegisterCommand.self, UnregisterCommand.self,
             ClearCommand.self, ActionListCommand.self, MarkdownDumpCommand.self, BashCompletionCommand.self,
+            DoctorCommand.self,
         ]
     )
 
