@@ -55,6 +55,10 @@ struct DoctorEndToEndTests {
         func stop() async throws {
             try await worker.terminate()
             _ = try await runCLI(["clear", "--config-file", worker.configURL.path, "--set", "executor.topic=\(topic)"])
+            // The worker's topic and server queues outlive it (not auto-delete).
+            for queue in [topic, "\(topic).0.0.0.0"] {
+                _ = try? await rabbitmqctl(["delete_queue", queue])
+            }
         }
     }
 
