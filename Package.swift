@@ -22,6 +22,7 @@ import PackageDescription
 //   Worker                   the executor service: consume, route, run, heartbeat, report, relay
 //   StatusServer             HTTP /healthz, /readyz, /metrics (Prometheus text) on SwiftNIO
 //   MistralActionsCLI        the commands of `mistral-actions` (callable from tests)
+//   MistralActionsTesting    unit tests of actions against the in-process simulator (SDK product)
 //   mistral-actions          the thin executable
 //   FuzzTargets, mistral-actions-fuzz  libFuzzer targets (Fuzz/); corpus replayed by FuzzCorpusTests
 
@@ -36,6 +37,15 @@ let package = Package(
     products: [
         .executable(name: "mistral-actions", targets: ["mistral-actions"]),
         .executable(name: "openstack-simulator", targets: ["openstack-simulator"]),
+        // The SDK (issue 15): an operator's own package depends on these to
+        // write actions, build its own worker binary and test its actions
+        // (examples/custom-actions is the template).
+        .library(name: "ActionKit", targets: ["ActionKit", "OrderedJSON"]),
+        .library(name: "OpenStackClient", targets: ["OpenStackClient"]),
+        .library(name: "ActionCatalog", targets: ["ActionCatalog"]),
+        .library(name: "MistralActionsCLI", targets: ["MistralActionsCLI"]),
+        .library(name: "MistralActionsTesting", targets: ["MistralActionsTesting", "OpenStackSimulator"]),
+        .plugin(name: "ActionDiscoveryPlugin", targets: ["ActionDiscoveryPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -247,6 +257,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Unit tests of actions against the in-process OpenStack simulator
+        // (a product, so that operators test their own actions the same way).
+        .target(
+            name: "MistralActionsTesting",
+            dependencies: [
+                "ActionCatalog", "ActionKit", "OpenStackClient", "OpenStackSimulator", "OrderedJSON", "OsloMessaging",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

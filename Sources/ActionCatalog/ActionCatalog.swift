@@ -7,6 +7,11 @@ public enum ActionCatalog {
     /// Every action type of the catalog, sorted by type name.
     public static let actionTypes: [any MistralAction.Type] = discoveredActionTypes
 
+    /// The standard catalog as one ``ActionSet``, to combine with an
+    /// operator's own actions:
+    /// `MistralActionsCommand.main(catalogs: [ActionCatalog.standard, AcmeActions.catalog])`.
+    public static let standard = discoveredActions
+
     /// The catalog's registry.
     ///
     /// - Throws: ``ActionRegistryError`` when two actions share a name.

@@ -2,22 +2,34 @@ import Foundation
 
 /// Build tool of the action catalog: reads Swift source files, finds every
 /// type declared as conforming to `MistralAction` (in its declaration or in an
-/// extension), and writes a Swift file listing them.
+/// extension), and writes a Swift file listing them: `discoveredActionTypes`
+/// and `discoveredActions`, an `ActionSet` named after the module. It works on
+/// any target the build plugin is applied to: the standard catalog's, or an
+/// operator's own package's.
 ///
-///     ActionDiscoveryTool OUTPUT.swift INPUT.swift...
+///     ActionDiscoveryTool OUTPUT.swift [--module NAME] INPUT.swift...
 ///
 /// Duplicate action *names* are caught when the registry is built (at start-up
 /// and by the catalog's tests); duplicate *type* names fail compilation.
 @main
 enum ActionDiscoveryTool {
     static func main() throws {
-        let arguments = CommandLine.arguments.dropFirst()
-        guard let output = arguments.first else {
-            FileHandle.standardError.write(Data("usage: ActionDiscoveryTool OUTPUT.swift INPUT.swift...\n".utf8))
+        var arguments = CommandLine.arguments.dropFirst()
+        guard let output = arguments.popFirst() else {
+            FileHandle.standardError.write(Data("usage: ActionDiscoveryTool OUTPUT.swift [--module NAME] INPUT.swift...\n".utf8))
             exit(2)
         }
+        var module = "Actions"
+        if arguments.first == "--module" {
+            arguments.removeFirst()
+            guard let name = arguments.popFirst() else {
+                FileHandle.standardError.write(Data("ActionDiscoveryTool: --module needs a name\n".utf8))
+                exit(2)
+            }
+            module = name
+        }
         var found: [(type: String, file: String)] = []
-        for path in arguments.dropFirst().sorted() {
+        for path in arguments.sorted() {
             let source = try String(contentsOfFile: path, encoding: .utf8)
             for type in ActionScanner.conformingTypes(in: source) where !found.contains(where: { $0.type == type }) {
                 found.append((type, URL(fileURLWithPath: path).lastPathComponent))
@@ -35,12 +47,32 @@ enum ActionDiscoveryTool {
         for entry in found {
             text += "    \(entry.type).self, // \(entry.file)\n"
         }
-        text += "]\n"
+        text += """
+            ]
+
+            /// The actions of module \(module), found at build time (one file each).
+            let discoveredActions = ActionSet(name: \(swiftStringLiteral(module)), actionTypes: discoveredActionTypes)
+
+            """
         let existing = try? String(contentsOfFile: output, encoding: .utf8)
         if existing != text {
             try text.write(toFile: output, atomically: true, encoding: .utf8)
         }
     }
+}
+
+/// `text` as a Swift string literal.
+func swiftStringLiteral(_ text: String) -> String {
+    var result = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\\": result += "\\\\"
+        case "\"": result += "\\\""
+        case _ where scalar.value < 0x20 || scalar.value == 0x7F: result += "\\u{\(String(scalar.value, radix: 16))}"
+        default: result.unicodeScalars.append(scalar)
+        }
+    }
+    return result + "\""
 }
 
 /// Finds the types that a Swift file declares as conforming to `MistralAction`.

@@ -1,4 +1,3 @@
-import ActionCatalog
 import ActionKit
 import ActionSync
 import Logging
@@ -20,11 +19,7 @@ struct CommandEnvironment {
         for warning in loaded.warnings {
             logger.warning("configuration: \(warning)")
         }
-        do {
-            registry = try ActionCatalog.registry()
-        } catch {
-            throw CLIError("the actions of this binary are inconsistent: \(error)")
-        }
+        registry = try CommandCatalogs.registry(CommandCatalogs.current)
     }
 
     var syncSettings: ActionTableSync.Settings {

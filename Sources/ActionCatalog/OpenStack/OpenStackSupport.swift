@@ -3,6 +3,7 @@ import OpenStackClient
 import OrderedJSON
 
 /// The worker's OpenStack session, shared by every OpenStack action.
+/// Actions reach it through ``ActionKit/ActionContext/openStack(region:)``.
 public enum OpenStackSessionKey: ActionServiceKey {
     public typealias Value = OpenStackSession
 }
@@ -17,14 +18,26 @@ public struct BackupSettings: Sendable, Equatable {
     }
 }
 
+/// The ``BackupSettings`` of the worker in ``ActionServices``.
 public enum BackupSettingsKey: ActionServiceKey {
     public typealias Value = BackupSettings
 }
 
 extension ActionContext {
-    /// A client acting with the request's credentials. `region` is the
-    /// action's `action_region` input, which wins over the request's region.
-    func openStack(region: String?) throws -> OpenStackClient {
+    /// A client acting with the request's credentials (the caller's token,
+    /// project, region and service catalog), over the worker's shared
+    /// session: its retries, timeouts and per-service limits.
+    ///
+    /// ```swift
+    /// let client = try context.openStack(region: actionRegion)
+    /// let response = try await client.get(.blockStorage, "/volumes/\(volumeID)")
+    /// ```
+    ///
+    /// - Parameter region: the action's `action_region` input, which wins over
+    ///   the request's region; `nil` or empty: the request's region.
+    /// - Throws: ``ActionFailure`` when the worker has no OpenStack session
+    ///   (an ``ActionContext`` built without ``OpenStackSessionKey``).
+    public func openStack(region: String? = nil) throws -> OpenStackClient {
         guard let session = services[OpenStackSessionKey.self] else {
             throw ActionFailure("OpenStack access is not set up in this mistral-actions worker")
         }

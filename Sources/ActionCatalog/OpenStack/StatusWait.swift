@@ -6,18 +6,31 @@ import OrderedJSON
 /// How long an assertion keeps checking: `wait_timeout` seconds (0: one
 /// check, the original tool's behaviour) every `interval` seconds. Waiting
 /// inside the action spares workflows a `retry:` loop around it.
-struct WaitOptions: Sendable {
-    var timeout: Double
-    var interval: Double
-    /// `timeout` and `interval` as durations (checked once, here).
-    var timeoutDuration: Duration
-    var intervalDuration: Duration
+///
+/// The shipped actions take these as the inputs `wait_timeout` (default 0)
+/// and `interval` (default 5); actions of your own can do the same and
+/// pass the options to ``StatusWait/assertStatus(of:expected:wait:observe:)``.
+public struct WaitOptions: Sendable {
+    /// Seconds to keep checking; 0: check once.
+    public var timeout: Double
+    /// Seconds between checks.
+    public var interval: Double
+    /// `timeout` as a duration (checked once, in ``init(timeout:interval:)``).
+    public var timeoutDuration: Duration
+    /// `interval` as a duration.
+    public var intervalDuration: Duration
 
     /// The longest wait an action accepts (a day); a task's own `timeout:`
     /// can end it sooner.
-    static let maximumTimeout = 86_400.0
+    public static let maximumTimeout = 86_400.0
 
-    init(timeout: Double, interval: Double) throws {
+    /// Checks the inputs as they come from a workflow (any number, NaN and
+    /// infinities included).
+    ///
+    /// - Throws: ``ActionFailure`` naming `wait_timeout` or `interval` when
+    ///   the timeout is negative, not finite or above ``maximumTimeout``, or
+    ///   the interval is outside 0.05...3600 seconds.
+    public init(timeout: Double, interval: Double) throws {
         do throws(NumberOutOfRange) {
             timeoutDuration = try Seconds.duration(timeout, name: "wait_timeout", maximum: Self.maximumTimeout)
             guard interval >= 0.05 else {
@@ -31,32 +44,47 @@ struct WaitOptions: Sendable {
         self.interval = interval
     }
 
-    var waits: Bool { timeout > 0 }
+    /// Whether to wait at all (`timeout > 0`).
+    public var waits: Bool { timeout > 0 }
 }
 
 /// One look at a resource's status.
-struct StatusObservation: Sendable {
+public struct StatusObservation: Sendable {
     /// The status compared with the expected one.
-    var status: String
+    public var status: String
     /// More to say when it is not the expected one (a fail reason, a task state).
-    var detail: String?
+    public var detail: String?
     /// The status cannot become the expected one by itself (an error state).
-    var isTerminal: Bool
+    public var isTerminal: Bool
     /// The status counts as reached only when the resource is settled (no
     /// task running on a server).
-    var isSettled: Bool = true
+    public var isSettled: Bool = true
+
+    /// An observation; `isTerminal` stops the wait at once with a failure.
+    public init(status: String, detail: String? = nil, isTerminal: Bool, isSettled: Bool = true) {
+        self.status = status
+        self.detail = detail
+        self.isTerminal = isTerminal
+        self.isSettled = isSettled
+    }
 }
 
-enum StatusWait {
+/// The wait loop of the status assertions, shared with actions of your own.
+public enum StatusWait {
     /// Checks (and, with a wait, re-checks) until the status is `expected`.
     ///
     /// Statuses compare case-insensitively. A 404 counts as the status
     /// `deleted`, so `status="deleted"` waits for a deletion.
     ///
+    /// - Parameters:
+    ///   - resource: how failures name the resource, e.g. `snapshot 1234`.
+    ///   - expected: the status to reach.
+    ///   - wait: how long and how often to check.
+    ///   - observe: one look at the resource (usually one `GET`).
     /// - Returns: `true`, as the original actions did.
     /// - Throws: ``ActionFailure`` naming the status seen (and how long it
     ///   waited), or the service's error.
-    static func assertStatus(
+    public static func assertStatus(
         of resource: String,
         expected: String,
         wait: WaitOptions,
