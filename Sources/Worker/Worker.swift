@@ -490,7 +490,12 @@ public final class Worker: Service {
         if let workflowExecutionID = execution.workflowExecutionID {
             actionLoggerBuilder[metadataKey: "workflow.execution_id"] = "\(workflowExecutionID)"
         }
-        if let requestID = request.context.requestID { actionLoggerBuilder[metadataKey: "oslo.request_id"] = "\(requestID)" }
+        if let taskExecutionID = execution.taskExecutionID {
+            actionLoggerBuilder[metadataKey: "task.execution_id"] = "\(taskExecutionID)"
+        }
+        // oslo.request_id, mistral.root_execution_id (the context's
+        // root_execution_id), user and project: set once for the whole action.
+        for (key, value) in request.context.loggingMetadata { actionLoggerBuilder[metadataKey: key] = value }
         let actionLogger = actionLoggerBuilder
 
         let redelivered = handle.message.delivery.redelivered || request.context.redelivered
