@@ -318,6 +318,14 @@ let package = Package(
             path: "Fuzz/Entry",
             swiftSettings: strictSettings
         ),
+        // The workload bench/instructions.sh counts instructions of under
+        // callgrind (decode, route, encode one action): the CI regression guard.
+        .executableTarget(
+            name: "mistral-actions-instructions",
+            dependencies: ["ActionCatalog", "ActionKit", "MistralProtocol", "OrderedJSON", "OsloMessaging", "Worker"],
+            path: "bench/instructions",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "FuzzCorpusTests",
             dependencies: ["FuzzTargets", "MistralProtocol", "OrderedJSON"],

@@ -175,17 +175,17 @@ if [[ " $EXECUTORS " == *" worker "* ]]; then
         start_workers "$procs" true on
         worker_csid=$(psql "$mistral_db" -qAtX -c "SELECT id FROM code_sources WHERE name = 'bench_actions'")
         [ -n "$worker_csid" ] || die "the worker did not register its code source"
-        run_series worker "$procs" default "$N" DebugEcho "$worker_csid" $CONCS
+        run_series worker "$procs" default "$N" DebugEchoAction "$worker_csid" $CONCS
         stop_all
     done
     if [ "${BENCH_NO_VARIANTS:-0}" != 1 ]; then
         log "worker ×1, start_claims off"
         start_workers 1 false on
-        run_series worker 1 "start_claims off" "$N" DebugEcho "$worker_csid" 1 64
+        run_series worker 1 "start_claims off" "$N" DebugEchoAction "$worker_csid" 1 64
         stop_all
         log "worker ×1, http_listen off"
         start_workers 1 true off
-        run_series worker 1 "http_listen off" "$N" DebugEcho "$worker_csid" 1 64
+        run_series worker 1 "http_listen off" "$N" DebugEchoAction "$worker_csid" 1 64
         stop_all
     fi
     # The start claims of this run (other runs' rows are left alone).

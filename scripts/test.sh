@@ -45,6 +45,7 @@ MA_VENV=$(scripts/python-env.sh)
 export MA_VENV
 log "building"
 swift build --build-tests
+bench/instructions.sh  # instructions per action vs bench/baseline.json: fails on a >20% regression
 
 # The OpenStack simulator the end-to-end tests of the catalog call (through
 # real Mistral and the worker); its transitions are quick.
