@@ -23,7 +23,9 @@ services=scripts/local-services.sh
 started=()
 mistral_was_running=1
 auth_mistral_was_running=1
+pg_tls_was_running=1
 cleanup() {
+    [ "$pg_tls_was_running" = 0 ] && scripts/postgres-tls.sh stop || true
     [ "${MA_SKIP_FAULTS:-0}" = 1 ] || scripts/faults.sh stop >/dev/null 2>&1 || true
     scripts/simulator.sh stop || true
     [ "$mistral_was_running" = 0 ] && scripts/mistral.sh stop || true
@@ -39,6 +41,10 @@ for s in rabbitmq postgresql; do
     fi
 done
 eval "$("$services" env)"
+# A TLS-only PostgreSQL of its own (not the shared one) for the sslmode=verify-full tests.
+pg_tls_was_running=$(scripts/postgres-tls.sh status | grep -c ": running" || true)
+scripts/postgres-tls.sh start
+eval "$(scripts/postgres-tls.sh env)"
 
 # --- build ---------------------------------------------------------------------
 MA_VENV=$(scripts/python-env.sh)

@@ -235,8 +235,28 @@ final class LibPQConnection: @unchecked Sendable {
             code: .connectionFailed,
             message: "could not connect to \(configuration.serverAddress) as user \(user), database \(database)"
                 + (reconnecting ? " (reconnecting)" : ""),
+            hint: tlsHint(lowercased, configuration),
             libpqMessage: libpqMessage
         )
+    }
+
+    /// What to check when TLS refused the server, from libpq's message
+    /// (lowercased): its certificate's CA, or the host name it names.
+    static func tlsHint(_ lowercased: String, _ configuration: PostgresConfiguration) -> String? {
+        let mode = configuration.options["sslmode"] ?? "prefer"
+        let rootCertificate = configuration.options["sslrootcert"] ?? "~/.postgresql/root.crt"
+        if lowercased.contains("certificate verify failed") {
+            return "TLS: the server's certificate is not signed by a CA in sslrootcert=\(rootCertificate) (sslmode=\(mode)); "
+                + "give the CA that signed it in the URL's sslrootcert option"
+        }
+        if lowercased.contains("does not match host name") {
+            return "TLS: the server's certificate does not name the host \(configuration.host ?? "(default)") of the URL (sslmode=\(mode) checks it); "
+                + "connect with a name the certificate holds, or use sslmode=verify-ca to check the CA only"
+        }
+        if lowercased.contains("server does not support ssl") {
+            return "TLS: sslmode=\(mode) requires TLS and the server does not offer it (its ssl setting is off)"
+        }
+        return nil
     }
 
     // MARK: - Notices
