@@ -99,8 +99,10 @@ def main():
     out.append("in flight, and consumes what executors send to the `mistral_engine` topic.")
     out.append("Every completion is checked: each action execution id completes exactly once,")
     out.append("with `Result(data = the output it sent, error = null)`; a run with a missing,")
-    out.append("duplicated or wrong completion fails. Each executor sends a")
-    out.append("`report_running_actions` heartbeat and an `on_action_complete` per action.")
+    out.append("duplicated or wrong completion fails. Each executor sends an")
+    out.append("`on_action_complete` per action; the reference and the Python executor also")
+    out.append("send a `report_running_actions` cast per action, the worker batches the ids")
+    out.append("of its running actions into fewer heartbeats (the *heartbeats* column).")
     out.append("")
     out.append("* **C reference**: `bench/reference-executor/reference-executor.c`, the least")
     out.append("  an executor can do: acknowledge, read the id and output out of the body,")
@@ -126,12 +128,13 @@ def main():
     if has_plot:
         out.append("![throughput against concurrency](%s)" % os.path.basename(png))
         out.append("")
-    out.append("| executor | C | actions | actions/s | p50 ms | p99 ms | CPU µs/action | RSS idle MB | RSS loaded MB | load |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out.append("| executor | C | actions | actions/s | p50 ms | p99 ms | CPU µs/action | RSS idle MB | RSS loaded MB | heartbeats | load |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        out.append("| %s | %d | %d | %.0f | %.2f | %.2f | %d | %.1f | %.1f | %.2f |" % (
+        out.append("| %s | %d | %d | %.0f | %.2f | %.2f | %d | %.1f | %.1f | %d | %.2f |" % (
             label(row), row["concurrency"], row["count"], row["per_second"], row["p50_ms"], row["p99_ms"],
-            row["cpu_us_per_action"], row["rss_idle_kib"] / 1024, row["rss_loaded_kib"] / 1024, row["load_1min"]))
+            row["cpu_us_per_action"], row["rss_idle_kib"] / 1024, row["rss_loaded_kib"] / 1024,
+            row["heartbeats"], row["load_1min"]))
     out.append("")
     drivers = [row["driver_cpu_us_per_action"] for row in rows if row["driver_cpu_us_per_action"] > 0]
     if drivers:

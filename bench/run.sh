@@ -188,8 +188,9 @@ if [[ " $EXECUTORS " == *" worker "* ]]; then
         run_series worker 1 "http_listen off" "$N" DebugEchoAction "$worker_csid" 1 64
         stop_all
     fi
-    # The start claims of this run (other runs' rows are left alone).
-    psql "$mistral_db" -qAtX -c "DELETE FROM mistral_actions.start_claims WHERE action_execution_id LIKE 'be______-0000-4000-8000-%'" >/dev/null || true
+    # The start claims and the code source of the benchmark (other rows are left alone).
+    psql "$mistral_db" -qAtX -c "DELETE FROM mistral_actions.start_claims WHERE action_execution_id LIKE 'be______-0000-4000-8000-%';
+        DELETE FROM code_sources WHERE name = 'bench_actions'" >/dev/null || true
 fi
 
 # --- Mistral's Python executor --------------------------------------------------------------
@@ -224,6 +225,7 @@ CONF
     wait_consumers 1
     run_series python 1 default "$PY_N" Echo be0c0de0-0000-4000-8000-000000000001 $CONCS
     stop_all
+    psql "$mistral_db" -qAtX -c "DELETE FROM code_sources WHERE name = 'bench_python_echo'" >/dev/null || true
 fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
