@@ -25,6 +25,7 @@ import PackageDescription
 //   MistralActionsTesting    unit tests of actions against the in-process simulator (SDK product)
 //   mistral-actions          the thin executable
 //   FuzzTargets, mistral-actions-fuzz  libFuzzer targets (Fuzz/); corpus replayed by FuzzCorpusTests
+//   mistral-actions-instructions  the hot-path workload bench/instructions.sh counts (bench/instructions/)
 
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),

@@ -59,6 +59,37 @@ def plot(rows, path):
     return True
 
 
+def variants(rows, out):
+    """The cost of start claims and of the metrics endpoint: one worker
+    process, default settings against one setting changed."""
+    def find(variant, c):
+        for row in rows:
+            if row["executor"] == "worker" and row["processes"] == 1 and row["variant"] == variant and row["concurrency"] == c:
+                return row
+        return None
+    lines = []
+    for variant, what in (("start_claims off", "start claims (a row in PostgreSQL per action start)"),
+                          ("http_listen off", "the metrics endpoint (`http_listen`; budget: 5%)")):
+        for c in (1, 64):
+            on, off = find("default", c), find(variant, c)
+            if not on or not off or not off["cpu_us_per_action"]:
+                continue
+            lines.append("| %s | %d | %.0f | %.0f | %d | %d | %+.0f%% |" % (
+                what, c, on["per_second"], off["per_second"], on["cpu_us_per_action"], off["cpu_us_per_action"],
+                (on["cpu_us_per_action"] - off["cpu_us_per_action"]) * 100.0 / off["cpu_us_per_action"]))
+    if not lines:
+        return
+    out.append("### What start claims and the metrics endpoint cost")
+    out.append("")
+    out.append("One worker process with the feature on (its default) and off. CPU per action")
+    out.append("is the steadier measure on a shared machine; throughput moves with the load.")
+    out.append("")
+    out.append("| feature | C | actions/s on | actions/s off | CPU µs/action on | CPU µs/action off | CPU cost |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    out.extend(lines)
+    out.append("")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("results")
@@ -136,6 +167,7 @@ def main():
             row["cpu_us_per_action"], row["rss_idle_kib"] / 1024, row["rss_loaded_kib"] / 1024,
             row["heartbeats"], row["load_1min"]))
     out.append("")
+    variants(rows, out)
     drivers = [row["driver_cpu_us_per_action"] for row in rows if row["driver_cpu_us_per_action"] > 0]
     if drivers:
         out.append("The driver itself used %.0f–%.0f µs of CPU per completion (publish, consume,"
