@@ -144,7 +144,8 @@ start_workers() {
         local dir=$WORK/worker-$i
         mkdir -p "$dir"
         local listen=off
-        [ "$http" = on ] && listen=127.0.0.1:$((29469 + i))
+        # A port free right now (other programs on this machine hold fixed ones).
+        [ "$http" = on ] && listen=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
         cat > "$dir/worker.conf" <<CONF
 [DEFAULT]
 transport_url = $amqp_base/$VHOST
