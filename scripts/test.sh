@@ -92,6 +92,9 @@ psql "$MA_TEST_MISTRAL_DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "
      WHERE code_source_name LIKE 'sync\_test\_%' OR code_source_name LIKE 'foreign\_%' OR code_source_name LIKE 'cli\_test\_%';
     DELETE FROM code_sources WHERE name LIKE 'sync\_test\_%' OR name LIKE 'foreign\_%' OR name LIKE 'cli\_test\_%';"
 
+# README's command samples are the current binary's output against this stack.
+scripts/readme-samples.sh --check
+
 # --- the main pass: in parallel; prints the closing summary ---------------------
 scripts/check-units.sh
 log "main test pass"
