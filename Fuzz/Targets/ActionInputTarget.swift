@@ -8,7 +8,7 @@ import OpenStackSimulator
 import OrderedJSON
 import OsloMessaging
 import Synchronization
-@testable import Worker
+import Worker
 
 /// One action's input through the worker's decoding, validation and run
 /// (`ActionRunner.run` with a short timeout), the OpenStack session pointed

@@ -1,4 +1,4 @@
-@testable import OpenStackClient
+import OpenStackClient
 
 /// An OpenStack answer taken the way the client takes it: the status and
 /// body through `OpenStackClient.response(from:call:)` (error envelopes,

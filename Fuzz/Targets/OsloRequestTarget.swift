@@ -3,8 +3,8 @@ import ActionKit
 import Logging
 import MistralProtocol
 import OrderedJSON
-@testable import OsloMessaging
-@testable import Worker
+import OsloMessaging
+import Worker
 
 /// An AMQP message body taken the way `Worker.handle(_:)` takes it: the oslo
 /// envelope and RPC fields, the `run_action` arguments, the route through

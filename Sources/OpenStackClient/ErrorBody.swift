@@ -92,8 +92,12 @@ struct ErrorBody: Equatable {
 
 /// Secrets that must not appear in messages (Keystone's 404 for a token
 /// says `Could not find token: <the token>`).
-struct Redaction: Sendable {
+package struct Redaction: Sendable {
     var secrets: [String]
+
+    package init(secrets: [String]) {
+        self.secrets = secrets
+    }
 
     func apply(_ text: String) -> String {
         var result = text
@@ -105,9 +109,9 @@ struct Redaction: Sendable {
 }
 
 /// The `Retry-After` header: delta seconds or an HTTP-date.
-enum RetryAfter {
+package enum RetryAfter {
     /// Seconds to wait (never negative); nil when absent or unreadable.
-    static func seconds(_ value: String?, now: Double = Timestamps.now()) -> Double? {
+    package static func seconds(_ value: String?, now: Double = Timestamps.now()) -> Double? {
         guard let value else { return nil }
         let text = value.trimmingWhitespace()
         if let seconds = Double(text), seconds.isFinite {

@@ -14,23 +14,23 @@ import NIOSSL
 import Synchronization
 
 /// How to verify the TLS certificates of a call.
-struct TLSOptions: Hashable, Sendable {
+package struct TLSOptions: Hashable, Sendable {
     /// No verification at all.
     var insecure: Bool
     /// Trust only the certificates of this PEM file; nil: the system's.
     var caFile: String?
 
-    init(insecure: Bool, caFile: String?) {
+    package init(insecure: Bool, caFile: String?) {
         self.insecure = insecure
         // Without verification a CA file means nothing; one client serves both.
         self.caFile = insecure ? nil : caFile.flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    static let standard = TLSOptions(insecure: false, caFile: nil)
+    package static let standard = TLSOptions(insecure: false, caFile: nil)
 }
 
 /// One HTTP exchange, ready to send.
-struct HTTPCall: Sendable {
+package struct HTTPCall: Sendable {
     var service: OpenStackService
     var method: String
     var url: String
@@ -47,13 +47,31 @@ struct HTTPCall: Sendable {
     /// The token is scoped to a Keystone trust (a cron trigger's request, or
     /// its renewal): logged as `openstack.trust_scoped=true`.
     var trustScoped = false
+
+    package init(
+        service: OpenStackService, method: String, url: String, path: String, headers: [(name: String, value: String)],
+        body: [UInt8]?, isIdempotent: Bool, tls: TLSOptions, redaction: Redaction,
+        credentialSource: CredentialSource? = nil, trustScoped: Bool = false
+    ) {
+        self.service = service
+        self.method = method
+        self.url = url
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.isIdempotent = isIdempotent
+        self.tls = tls
+        self.redaction = redaction
+        self.credentialSource = credentialSource
+        self.trustScoped = trustScoped
+    }
 }
 
 /// Whose credentials an OpenStack call carries: the log metadata
 /// `openstack.credential_source` of every request line (with
 /// `openstack.trust_scoped=true` when the token is a trust's: the request's
 /// own token of a cron trigger, or its renewal).
-enum CredentialSource: String, Sendable {
+package enum CredentialSource: String, Sendable {
     /// The token Mistral sent with the request.
     case requestToken = "request_token"
     /// A token the worker got for the request's trust after the request's
@@ -65,10 +83,16 @@ enum CredentialSource: String, Sendable {
 }
 
 /// An answer, whatever its status.
-struct HTTPResult: Sendable {
+package struct HTTPResult: Sendable {
     var status: Int
     var headers: [(name: String, value: String)]
     var body: [UInt8]
+
+    package init(status: Int, headers: [(name: String, value: String)], body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
 
     func header(_ name: String) -> String? {
         let lowered = name.lowercased()

@@ -243,7 +243,7 @@ public struct OpenStackClient: Sendable {
     }
 
     /// The 2xx answer, or the service's error.
-    static func response(from result: HTTPResult, call: HTTPCall) throws -> OpenStackResponse {
+    package static func response(from result: HTTPResult, call: HTTPCall) throws -> OpenStackResponse {
         guard (200..<300).contains(result.status) else { throw Keystone.httpError(result, call: call) }
         var body: JSON?
         if result.body.contains(where: { !Self.isJSONWhitespace($0) }) {

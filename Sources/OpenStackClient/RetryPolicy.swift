@@ -1,9 +1,9 @@
 import CheckedNumbers
 
 /// When a failed attempt is repeated, and after how long.
-struct RetryPolicy: Sendable {
+package struct RetryPolicy: Sendable {
     /// What one attempt came to, as far as retrying is concerned.
-    enum Outcome: Equatable {
+    package enum Outcome: Equatable {
         /// The service answered.
         case response(status: Int, retryAfterSeconds: Double?)
         /// No connection could be established: nothing was sent.
@@ -28,7 +28,7 @@ struct RetryPolicy: Sendable {
         maxDelay = settings.maxRetryDelay
     }
 
-    init(maxRetries: Int, baseDelay: Duration, maxDelay: Duration, random: @escaping @Sendable () -> Double) {
+    package init(maxRetries: Int, baseDelay: Duration, maxDelay: Duration, random: @escaping @Sendable () -> Double) {
         self.maxRetries = maxRetries
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
@@ -60,7 +60,7 @@ struct RetryPolicy: Sendable {
     /// done with it: no connection could be made, or a rate limit turned
     /// it away. Any other answer, or a failure mid-request, might mean it
     /// took effect.
-    func delay(after outcome: Outcome, retriesDone: Int, isIdempotent: Bool) -> Duration? {
+    package func delay(after outcome: Outcome, retriesDone: Int, isIdempotent: Bool) -> Duration? {
         guard retriesDone < maxRetries else { return nil }
         switch outcome {
         case .response(let status, let retryAfterSeconds):
@@ -85,7 +85,7 @@ struct RetryPolicy: Sendable {
 
     /// Exponential backoff with full jitter: a random delay between 0 and
     /// `baseDelay * 2^retriesDone`, capped at `maxDelay`.
-    func backoff(retriesDone: Int) -> Duration {
+    package func backoff(retriesDone: Int) -> Duration {
         let exponent = min(retriesDone, 30)
         let ceiling = min(baseDelay * (1 << exponent), maxDelay)
         return ceiling * min(max(random(), 0), 1)

@@ -51,7 +51,7 @@ public enum Timestamps {
 
     /// Reads an HTTP-date (RFC 9110): `Sun, 06 Nov 1994 08:49:37 GMT`, the
     /// obsolete `Sunday, 06-Nov-94 08:49:37 GMT` and `Sun Nov  6 08:49:37 1994`.
-    static func parseHTTPDate(_ text: String) -> Double? {
+    package static func parseHTTPDate(_ text: String) -> Double? {
         let tokens = text.split { $0 == " " || $0 == "," || $0 == "-" }.map(String.init)
         var day: Int?
         var month: Int?

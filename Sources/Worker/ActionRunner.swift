@@ -8,8 +8,8 @@ import OrderedJSON
 ///
 /// The action runs in a child task; a timeout cancels it and waits for it to
 /// stop (structured concurrency: nothing keeps running behind the result).
-enum ActionRunner {
-    enum Outcome: Sendable {
+package enum ActionRunner {
+    package enum Outcome: Sendable {
         /// The action finished (successfully or with an error result).
         case completed(ActionResult)
         /// The task's timeout expired; the action was cancelled and has stopped.
@@ -18,7 +18,7 @@ enum ActionRunner {
         case cancelled
     }
 
-    static func run(
+    package static func run(
         _ descriptor: ActionDescriptor,
         input: JSONObject,
         context: ActionContext,

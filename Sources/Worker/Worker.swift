@@ -787,7 +787,7 @@ final class RecentUniqueIDs: Sendable {
 }
 
 extension ExecutionContext {
-    init(json: JSONObject) {
+    package init(json: JSONObject) {
         self.init(
             workflowExecutionID: json["workflow_execution_id"]?.stringValue,
             taskExecutionID: json["task_execution_id"]?.stringValue,

@@ -168,7 +168,7 @@ extension RPCServer {
     /// oslo's watchdog interval: `int(_timeout) / 2` seconds; `nil` when
     /// there is no `_timeout` or the interval is under 1 s (oslo logs and
     /// sends no keep-alives then).
-    static func keepAliveInterval(_ callMonitorTimeout: Double?, logger: Logger) -> Duration? {
+    package static func keepAliveInterval(_ callMonitorTimeout: Double?, logger: Logger) -> Duration? {
         guard let callMonitorTimeout else {
             return nil
         }
