@@ -43,7 +43,7 @@ WORK=$root/.build/bench
 mkdir -p "$WORK"
 RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
-command_line="$(for v in BENCH_QUICK BENCH_CONCURRENCIES BENCH_WORKERS BENCH_N BENCH_PYTHON_N BENCH_EXECUTORS BENCH_BUILD BENCH_NO_VARIANTS; do if [ -n "${!v:-}" ]; then printf '%s=%q ' "$v" "${!v}"; fi; done)bench/run.sh"
+command_line="$(for v in BENCH_QUICK BENCH_CONCURRENCIES BENCH_WORKERS BENCH_N BENCH_PYTHON_N BENCH_EXECUTORS BENCH_BUILD BENCH_WORKER_BIN BENCH_NO_VARIANTS; do if [ -n "${!v:-}" ]; then printf '%s=%q ' "$v" "${!v}"; fi; done)bench/run.sh"
 
 # --- services, vhost, programs -----------------------------------------------------
 scripts/local-services.sh start >/dev/null
@@ -94,10 +94,18 @@ stop_all() {
     done
     PIDS=()
 }
-trap stop_all EXIT
+# Whatever happens: stop what this script started, and remove the
+# benchmark's rows from Mistral's database (start claims, code sources).
+trap 'stop_all; forget_rows' EXIT
 
-tag_counter=0
-next_tag() { tag_counter=$((tag_counter + 1)); printf 'be%02x%04x' $((RANDOM % 256)) $tag_counter; }
+# Action execution ids: be<6 random hex>-0000-4000-8000-<sequence>, new for
+# every measurement (a worker refuses to start an id its start claims
+# already hold, as it should for a redelivered request).
+next_tag() { printf 'be%s' "$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"; }
+forget_rows() {
+    psql "$mistral_db" -qAtX -c "DELETE FROM mistral_actions.start_claims WHERE action_execution_id LIKE 'be______-0000-4000-8000-%';
+        DELETE FROM code_sources WHERE name IN ('bench_actions', 'bench_python_echo')" >/dev/null 2>&1 || true
+}
 
 # Runs the driver once: measure EXECUTOR PROCS VARIANT COUNT C CLASS CSID
 measure() {
@@ -124,6 +132,7 @@ run_series() {
 }
 
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+forget_rows  # of an interrupted earlier run
 # Nothing of an earlier run may linger in the executor queue.
 rabbitmqctl purge_queue -p "$VHOST" mistral_executor >/dev/null 2>&1 || true
 
@@ -189,9 +198,6 @@ if [[ " $EXECUTORS " == *" worker "* ]]; then
         run_series worker 1 "http_listen off" "$N" DebugEchoAction "$worker_csid" 1 64
         stop_all
     fi
-    # The start claims and the code source of the benchmark (other rows are left alone).
-    psql "$mistral_db" -qAtX -c "DELETE FROM mistral_actions.start_claims WHERE action_execution_id LIKE 'be______-0000-4000-8000-%';
-        DELETE FROM code_sources WHERE name = 'bench_actions'" >/dev/null || true
 fi
 
 # --- Mistral's Python executor --------------------------------------------------------------
@@ -226,7 +232,6 @@ CONF
     wait_consumers 1
     run_series python 1 default "$PY_N" Echo be0c0de0-0000-4000-8000-000000000001 $CONCS
     stop_all
-    psql "$mistral_db" -qAtX -c "DELETE FROM code_sources WHERE name = 'bench_python_echo'" >/dev/null || true
 fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
