@@ -95,6 +95,12 @@ psql "$MA_TEST_MISTRAL_DATABASE_URL" -qX -v ON_ERROR_STOP=1 -c "
 # README's command samples are the current binary's output against this stack.
 scripts/readme-samples.sh --check
 
+# The template package of an operator's own actions (examples/custom-actions):
+# built on this package (sharing .build: about 20 s), its unit tests, and its
+# own worker binary through Mistral (scripts/example-e2e.sh).
+log "template package examples/custom-actions, end to end"
+scripts/example-e2e.sh
+
 # --- the main pass: in parallel; prints the closing summary ---------------------
 scripts/check-units.sh
 log "main test pass"
