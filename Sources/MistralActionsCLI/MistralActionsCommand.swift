@@ -2,7 +2,10 @@ import ArgumentParser
 
 /// The version of mistral-actions, printed by `--version`.
 public enum MistralActionsVersion {
-    public static let current = "0.1.0"
+    /// The semantic version: defined here only (the worker's start line and
+    /// the registered code source use it too); CHANGELOG.md's newest release
+    /// heading must say the same (the end-to-end CLI test checks).
+    public static let current = "0.2.0"
 }
 
 /// The `mistral-actions` command. The executable only calls `main()`; every

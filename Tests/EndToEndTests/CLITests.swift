@@ -53,7 +53,16 @@ struct CLITests {
     func offline() async throws {
         let (versionStatus, version, _) = try await runCLI(["--version"])
         #expect(versionStatus == 0)
-        #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
+        // A semantic version, the newest release of CHANGELOG.md.
+        let printed = version.trimmingCharacters(in: .whitespacesAndNewlines)
+        let parts = printed.split(separator: ".", omittingEmptySubsequences: false)
+        #expect(parts.count == 3 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }, "\(printed)")
+        let changelog = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("CHANGELOG.md"),
+            encoding: .utf8)
+        let newest = changelog.split(separator: "\n").first { $0.hasPrefix("## [") }
+        #expect(newest == "## [\(printed)]", "CHANGELOG.md's newest release is \(newest ?? "missing")")
         let (helpStatus, help, _) = try await runCLI(["--help"])
         #expect(helpStatus == 0)
         for command in ["worker", "discover", "register", "unregister", "clear", "action-list", "markdown-dump", "bash-completion"] {
