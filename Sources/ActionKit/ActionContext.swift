@@ -17,6 +17,7 @@ public struct ActionContext: Sendable {
     /// Shared services of the worker (OpenStack session, command policy, ...).
     public var services: ActionServices
 
+    /// A context; the worker builds one per request (tests build their own).
     public init(
         actionName: String,
         security: RequestContext,
@@ -35,12 +36,18 @@ public struct ActionContext: Sendable {
 /// The execution ids Mistral sends in `exec_ctx`. All are optional: a
 /// synchronous run-action sends `{}`.
 public struct ExecutionContext: Sendable, Equatable {
+    /// The workflow execution the action belongs to.
     public var workflowExecutionID: String?
+    /// The task execution the action belongs to.
     public var taskExecutionID: String?
+    /// The action execution itself.
     public var actionExecutionID: String?
+    /// The workflow's name.
     public var workflowName: String?
+    /// Where an asynchronous action would report (Mistral's `callback_url`).
     public var callbackURL: String?
 
+    /// Execution ids; all optional.
     public init(
         workflowExecutionID: String? = nil,
         taskExecutionID: String? = nil,
@@ -66,8 +73,10 @@ public protocol ActionServiceKey {
 public struct ActionServices: Sendable {
     private var storage: [ObjectIdentifier: any Sendable] = [:]
 
+    /// No services.
     public init() {}
 
+    /// The service registered under `key`, `nil` when there is none.
     public subscript<Key: ActionServiceKey>(key: Key.Type) -> Key.Value? {
         get { storage[ObjectIdentifier(key)] as? Key.Value }
         set { storage[ObjectIdentifier(key)] = newValue }
@@ -80,16 +89,23 @@ public struct ActionServices: Sendable {
 /// an error value is passed through exactly (as a Python action returning
 /// `Result(error=...)` does), for workflows that inspect structured errors.
 public struct ActionFailure: Error, Sendable, CustomStringConvertible {
+    /// What the result's `error` becomes.
     public enum Payload: Sendable, Equatable {
+        /// `action <name> failed: <message>`.
         case message(String)
+        /// This value, exactly.
         case value(JSON)
     }
 
+    /// The message or the error value.
     public var payload: Payload
 
+    /// Fails with a message.
     public init(_ message: String) { self.payload = .message(message) }
+    /// Fails with this error value, passed through unchanged.
     public init(error: JSON) { self.payload = .value(error) }
 
+    /// The message, or the value as Python writes it.
     public var description: String {
         switch payload {
         case .message(let message): return message

@@ -99,16 +99,22 @@ public struct ActionDescriptor: Sendable {
 
 /// The request's input does not fit the action's parameters.
 public struct ActionInputError: Error, Sendable, CustomStringConvertible {
+    /// One thing wrong with the input.
     public enum Problem: Sendable, Equatable {
+        /// A required parameter is absent.
         case missing(name: String)
+        /// A key that is no parameter (and the action takes no keyword arguments).
         case unexpected(name: String)
+        /// A value of the wrong JSON type; `expected` as users read it (`a string`).
         case wrongType(name: String, expected: String, got: JSON)
     }
 
     /// The action's name below the prefix.
     public var action: String
+    /// Every problem found, in parameter order.
     public var problems: [Problem]
 
+    /// All problems in one line: `invalid input for action <name>: ...`.
     public var description: String {
         let details = problems.map { problem -> String in
             switch problem {

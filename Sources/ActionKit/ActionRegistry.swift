@@ -79,10 +79,14 @@ public struct ActionRegistry: Sendable {
 
 /// The actions of a binary do not form a valid set.
 public enum ActionRegistryError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Two actions have the same name; `types` names both, module-qualified.
     case duplicateName(name: String, types: [String])
+    /// Two names give the same Python stub class name.
     case duplicateClassName(className: String, names: [String])
+    /// A name that is not lowercase dotted identifiers.
     case invalidName(name: String, type: String)
 
+    /// The problem in one line, naming the actions or types involved.
     public var description: String {
         switch self {
         case .duplicateName(let name, let types):

@@ -14,6 +14,7 @@ import Synchronization
 public struct KeywordArguments: Sendable {
     let storage: Storage
 
+    /// The input keys that are not declared parameters, in the order given.
     public var wrappedValue: JSONObject {
         get { storage.value.withLock { $0 } }
         // Assigned while the request's input is decoded, before the action
@@ -41,6 +42,7 @@ public struct KeywordArguments: Sendable {
 public struct KeywordArgumentsDefinition: Sendable, Equatable {
     /// The name after `**` (`kwargs`).
     public var name: String
+    /// One line of help.
     public var help: String
 }
 

@@ -14,7 +14,9 @@ public protocol ParameterValue: Sendable {
 
 /// The JSON value did not have the type the parameter declares.
 public struct ParameterTypeMismatch: Error, Sendable {
+    /// The type expected, as users read it (`a string`).
     public var expected: String
+    /// A mismatch; `expected` as users read it.
     public init(expected: String) { self.expected = expected }
 }
 
@@ -29,6 +31,7 @@ public struct ParameterDefinition: Sendable, Equatable {
     /// One line of help.
     public var help: String
 
+    /// The parameter has no default: the input must give it.
     public var isRequired: Bool { defaultValue == nil }
 }
 
@@ -50,6 +53,7 @@ public struct Parameter<Value: ParameterValue>: Sendable {
     let storage: Storage
     let explicitName: String?
 
+    /// The value from the request's input (or the default).
     public var wrappedValue: Value {
         get {
             guard let value = storage.value.withLock({ $0 }) else {
@@ -124,5 +128,6 @@ extension Parameter: AnyParameter {
 }
 
 extension Parameter {
+    /// The parameter's definition (`$volumeID`): name, default, type and help.
     public var projectedValue: ParameterDefinition { definition }
 }

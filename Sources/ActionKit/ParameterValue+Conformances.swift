@@ -1,24 +1,31 @@
 import OrderedJSON
 
 extension String: ParameterValue {
+    /// Decodes the value; throws for JSON of another type.
     public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
         guard case .string(let value) = json else { throw ParameterTypeMismatch(expected: Self.parameterTypeDescription) }
         self = value
     }
+    /// The value as JSON.
     public var parameterJSON: JSON { .string(self) }
+    /// The type as users read it in errors.
     public static var parameterTypeDescription: String { "a string" }
 }
 
 extension Bool: ParameterValue {
+    /// Decodes the value; throws for JSON of another type.
     public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
         guard case .bool(let value) = json else { throw ParameterTypeMismatch(expected: Self.parameterTypeDescription) }
         self = value
     }
+    /// The value as JSON.
     public var parameterJSON: JSON { .bool(self) }
+    /// The type as users read it in errors.
     public static var parameterTypeDescription: String { "a boolean" }
 }
 
 extension Int: ParameterValue {
+    /// Decodes the value; throws for JSON of another type.
     public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
         switch json {
         case .integer(let value) where value >= Int64(Int.min) && value <= Int64(Int.max):
@@ -30,11 +37,14 @@ extension Int: ParameterValue {
             throw ParameterTypeMismatch(expected: Self.parameterTypeDescription)
         }
     }
+    /// The value as JSON.
     public var parameterJSON: JSON { .integer(Int64(self)) }
+    /// The type as users read it in errors.
     public static var parameterTypeDescription: String { "an integer" }
 }
 
 extension Double: ParameterValue {
+    /// Decodes the value; throws for JSON of another type.
     public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
         switch json {
         // NaN and ±Infinity reach us from Python (`float("inf")`); no
@@ -52,16 +62,21 @@ extension Double: ParameterValue {
         if rounded() == self, abs(self) < 9.0e15 { return .integer(Int64(self)) }
         return .double(self)
     }
+    /// The type as users read it in errors.
     public static var parameterTypeDescription: String { "a number" }
 }
 
 extension JSON: ParameterValue {
+    /// Decodes the value; throws for JSON of another type.
     public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) { self = json }
+    /// The value as JSON.
     public var parameterJSON: JSON { self }
+    /// The type as users read it in errors.
     public static var parameterTypeDescription: String { "any JSON value" }
 }
 
 extension Array: ParameterValue where Element: ParameterValue {
+    /// Decodes the value; throws for JSON of another type.
     public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
         guard case .array(let items) = json else { throw ParameterTypeMismatch(expected: Self.parameterTypeDescription) }
         var values: [Element] = []
@@ -73,18 +88,23 @@ extension Array: ParameterValue where Element: ParameterValue {
         }
         self = values
     }
+    /// The value as JSON.
     public var parameterJSON: JSON { .array(map(\.parameterJSON)) }
+    /// The type as users read it in errors.
     public static var parameterTypeDescription: String { "a list of \(Element.parameterTypeDescription.droppingArticle)s" }
 }
 
 extension Optional: ParameterValue where Wrapped: ParameterValue {
+    /// Decodes the value; throws for JSON of another type.
     public init(parameterJSON json: JSON) throws(ParameterTypeMismatch) {
         if case .null = json { self = .none; return }
         do { self = .some(try Wrapped(parameterJSON: json)) } catch {
             throw ParameterTypeMismatch(expected: Self.parameterTypeDescription)
         }
     }
+    /// The value as JSON.
     public var parameterJSON: JSON { self?.parameterJSON ?? .null }
+    /// The type as users read it in errors.
     public static var parameterTypeDescription: String { "\(Wrapped.parameterTypeDescription) or null" }
 }
 

@@ -11,6 +11,7 @@ public enum MistralActionsVersion {
 /// The `mistral-actions` command. The executable only calls `main()`; every
 /// subcommand lives in this module so that tests can run it.
 public struct MistralActionsCommand: AsyncParsableCommand {
+    /// The command's name, help and subcommands.
     public static let configuration = CommandConfiguration(
         commandName: "mistral-actions",
         abstract: "A Swift executor for OpenStack Mistral: runs, registers and documents Swift actions.",
@@ -27,5 +28,6 @@ public struct MistralActionsCommand: AsyncParsableCommand {
         ]
     )
 
+    /// The command before its arguments are parsed (ArgumentParser builds it).
     public init() {}
 }

@@ -35,6 +35,7 @@ public struct OpenStackCredentials: Sendable, Equatable {
     /// When the token expires (`expires_at`), as sent (ISO 8601).
     public var expiresAt: String?
 
+    /// Credentials given field by field.
     public init(
         authToken: String? = nil,
         projectID: String? = nil,

@@ -4,6 +4,7 @@
 /// `Cinder GET /backups/42: 404 itemNotFound: Backup 42 could not be found.`
 /// and never contains a token.
 public struct OpenStackError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What went wrong.
     public enum Kind: Sendable, Equatable {
         /// The service answered with an error status. `fault` is the fault
         /// name of the error envelope (`itemNotFound`, `badRequest`,
@@ -25,6 +26,7 @@ public struct OpenStackError: Error, Sendable, Equatable, CustomStringConvertibl
         case invalidResponse(String)
     }
 
+    /// What went wrong.
     public var kind: Kind
     /// The service called, when known.
     public var service: OpenStackService?
@@ -35,6 +37,7 @@ public struct OpenStackError: Error, Sendable, Equatable, CustomStringConvertibl
     /// `Retry-After` of the last answer, in seconds, when it had one.
     public var retryAfterSeconds: Double?
 
+    /// An error of a call.
     public init(
         kind: Kind, service: OpenStackService?, method: String, path: String, retryAfterSeconds: Double? = nil
     ) {
@@ -68,6 +71,7 @@ public struct OpenStackError: Error, Sendable, Equatable, CustomStringConvertibl
         }
     }
 
+    /// One line: service, method, path and what went wrong (never a token).
     public var description: String {
         let who = service.map(\.projectName)
         // Errors that precede any request (no endpoint, no credentials)

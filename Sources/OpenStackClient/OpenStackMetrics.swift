@@ -23,6 +23,7 @@ public final class OpenStackMetrics: Sendable {
     private let requests = Mutex<[Key: Counter]>([:])
     private let latencies: [OpenStackService: Timer]
 
+    /// Metrics created by `factory` (the global one by default).
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
         var latencies: [OpenStackService: Timer] = [:]

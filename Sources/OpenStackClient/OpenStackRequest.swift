@@ -2,6 +2,7 @@ import OrderedJSON
 
 /// One call to a service, relative to the service's catalog endpoint.
 public struct OpenStackRequest: Sendable {
+    /// The service called.
     public var service: OpenStackService
     /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE`.
     public var method: String
@@ -23,6 +24,7 @@ public struct OpenStackRequest: Sendable {
     /// HEAD only: writes are never retried blindly.
     public var isIdempotent: Bool
 
+    /// A request; `isIdempotent` decides whether a failure after sending is retried.
     public init(
         _ method: String,
         _ service: OpenStackService,
@@ -44,12 +46,14 @@ public struct OpenStackRequest: Sendable {
 
 /// A successful (2xx) answer.
 public struct OpenStackResponse: Sendable {
+    /// The HTTP status (2xx).
     public var status: Int
     /// Header names as sent; look them up with ``header(_:)``.
     public var headers: [(name: String, value: String)]
     /// The body parsed as JSON; nil when it was empty.
     public var body: JSON?
 
+    /// An answer.
     public init(status: Int, headers: [(name: String, value: String)], body: JSON?) {
         self.status = status
         self.headers = headers

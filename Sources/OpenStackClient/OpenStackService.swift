@@ -41,5 +41,6 @@ public enum OpenStackService: String, Sendable, Hashable, CaseIterable, CustomSt
         }
     }
 
+    /// The project name (`Cinder`).
     public var description: String { projectName }
 }

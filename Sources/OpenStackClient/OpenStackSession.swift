@@ -6,6 +6,7 @@ import Synchronization
 /// actions, requests to one service endpoint are limited, service tokens
 /// are cached. Shut it down once, when the worker stops.
 public final class OpenStackSession: Sendable {
+    /// The settings of every client of the session.
     public let settings: OpenStackSettings
     let logger: Logger
     let executor: RequestExecutor
@@ -13,6 +14,7 @@ public final class OpenStackSession: Sendable {
     private let serviceTokens = SingleFlight<ServiceToken>()
     private let hasAnnouncedServiceUser = Mutex(false)
 
+    /// A session (one HTTP client pool); call ``shutdown()`` when done.
     public init(settings: OpenStackSettings, logger: Logger, metrics: OpenStackMetrics = OpenStackMetrics()) {
         self.settings = settings
         self.logger = logger
@@ -264,6 +266,7 @@ public struct OpenStackClient: Sendable {
 }
 
 extension OpenStackClient {
+    /// `GET path` of `service` (retried on transient failures).
     public func get(
         _ service: OpenStackService, _ path: String, query: [(name: String, value: String)] = [],
         microversion: String? = nil
@@ -271,12 +274,14 @@ extension OpenStackClient {
         try await send(OpenStackRequest("GET", service, path, query: query, microversion: microversion))
     }
 
+    /// `POST path` of `service` with a JSON body (not retried once sent).
     public func post(
         _ service: OpenStackService, _ path: String, body: JSON?, microversion: String? = nil
     ) async throws -> OpenStackResponse {
         try await send(OpenStackRequest("POST", service, path, body: body, microversion: microversion))
     }
 
+    /// `DELETE path` of `service`.
     public func delete(_ service: OpenStackService, _ path: String, microversion: String? = nil) async throws -> OpenStackResponse {
         try await send(OpenStackRequest("DELETE", service, path, microversion: microversion))
     }

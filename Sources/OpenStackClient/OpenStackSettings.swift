@@ -24,11 +24,13 @@ public struct OpenStackSettings: Sendable, Equatable {
     /// ``maxRetryDelay``. A `Retry-After` header takes precedence, capped
     /// at ``maxRetryDelay``.
     public var retryBaseDelay: Duration
+    /// The longest delay between retries (a longer `Retry-After` waits this long).
     public var maxRetryDelay: Duration
     /// The most requests in flight to one service endpoint at a time, over
     /// all actions of the worker; more wait their turn.
     public var maxConcurrentRequestsPerService: Int
 
+    /// Settings; the defaults are the worker's.
     public init(
         defaultRegion: String? = nil,
         interface: String = "public",
@@ -56,17 +58,24 @@ public struct OpenStackSettings: Sendable, Equatable {
 public struct ServiceCredentials: Sendable, Equatable, CustomStringConvertible {
     /// The Identity endpoint, with or without `/v3`.
     public var authURL: String
+    /// The user's name.
     public var username: String
     /// Secret.
     public var password: String
+    /// The project to scope the token to.
     public var projectName: String
+    /// The user's domain (`Default`).
     public var userDomainName: String
+    /// The project's domain (`Default`).
     public var projectDomainName: String
     /// Region of the Identity service, when the catalog has several.
     public var regionName: String?
+    /// Skip TLS verification of the Identity endpoint.
     public var insecure: Bool
+    /// A CA bundle for the Identity endpoint.
     public var caFile: String?
 
+    /// A service user.
     public init(
         authURL: String, username: String, password: String, projectName: String,
         userDomainName: String = "Default", projectDomainName: String = "Default",

@@ -2,12 +2,17 @@ import OrderedJSON
 
 /// A Keystone v3 service catalog.
 public struct ServiceCatalog: Sendable, Equatable {
+    /// One endpoint of the catalog.
     public struct Endpoint: Sendable, Equatable {
+        /// The service type (`block-storage`, `volumev3`, ...).
         public var serviceType: String
+        /// `public`, `internal` or `admin`.
         public var interface: String
         /// `region_id`, else `region`.
         public var region: String?
+        /// The endpoint's URL.
         public var url: String
+        /// An endpoint.
         public init(serviceType: String, interface: String, region: String?, url: String) {
             self.serviceType = serviceType
             self.interface = interface
@@ -16,8 +21,10 @@ public struct ServiceCatalog: Sendable, Equatable {
         }
     }
 
+    /// Every endpoint, in the catalog's order.
     public var endpoints: [Endpoint]
 
+    /// A catalog of these endpoints.
     public init(endpoints: [Endpoint]) { self.endpoints = endpoints }
 
     /// Reads a catalog from the token body (`{"token": {"catalog": [...]}}`),

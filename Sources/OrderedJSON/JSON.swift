@@ -103,26 +103,32 @@ extension JSON {
 // MARK: - Literals
 
 extension JSON: ExpressibleByNilLiteral {
+    /// `nil` is `null`.
     public init(nilLiteral: ()) { self = .null }
 }
 
 extension JSON: ExpressibleByBooleanLiteral {
+    /// `true`, `false`.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
 }
 
 extension JSON: ExpressibleByIntegerLiteral {
+    /// An integer literal.
     public init(integerLiteral value: Int64) { self = .integer(value) }
 }
 
 extension JSON: ExpressibleByFloatLiteral {
+    /// A floating-point literal.
     public init(floatLiteral value: Double) { self = .double(value) }
 }
 
 extension JSON: ExpressibleByStringLiteral {
+    /// A string literal.
     public init(stringLiteral value: String) { self = .string(value) }
 }
 
 extension JSON: ExpressibleByArrayLiteral {
+    /// An array literal.
     public init(arrayLiteral elements: JSON...) { self = .array(elements) }
 }
 

@@ -49,6 +49,7 @@ public struct JSONError: Error, Sendable, Hashable {
         /// Encoding a NaN or infinite `Double` (JSON has no such numbers).
         public static let nonFiniteNumber = Code(base: .nonFiniteNumber)
 
+        /// The code as words (`unexpected end of input`).
         public var description: String {
             switch base {
             case .unexpectedEndOfInput: return "unexpected end of input"
@@ -76,6 +77,7 @@ public struct JSONError: Error, Sendable, Hashable {
     /// The byte found at ``offset``; `nil` at the end of the input or for encoding errors.
     public var found: UInt8?
 
+    /// An error at byte `offset`, with what was expected and the byte found.
     public init(code: Code, offset: Int? = nil, expected: String? = nil, found: UInt8? = nil) {
         self.code = code
         self.offset = offset

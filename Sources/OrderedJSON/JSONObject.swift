@@ -11,6 +11,7 @@
 /// replaces its value *in place* (it keeps its position), which is also how a
 /// repeated key in parsed text behaves (first position, last value).
 public struct JSONObject: Sendable {
+    /// A member: key and value.
     public typealias Element = (key: String, value: JSON)
 
     /// Objects with at most this many members are searched linearly.
@@ -190,11 +191,14 @@ public struct JSONObject: Sendable {
 // MARK: - Collection
 
 extension JSONObject: RandomAccessCollection {
+    /// Positions are the members' order, from 0.
     public typealias Index = Int
 
+    /// The first member's position (0).
     @inlinable
     public var startIndex: Int { 0 }
 
+    /// Past the last member.
     @inlinable
     public var endIndex: Int { entries.count }
 
@@ -208,6 +212,7 @@ extension JSONObject: RandomAccessCollection {
 // MARK: - Equality (order-insensitive, like Python dicts)
 
 extension JSONObject: Hashable {
+    /// The same members with equal values, in the same order.
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs.count == rhs.count else { return false }
         for (key, value) in lhs.entries {
@@ -216,6 +221,7 @@ extension JSONObject: Hashable {
         return true
     }
 
+    /// Hashes the members in order.
     public func hash(into hasher: inout Hasher) {
         // Order-independent: sum of per-member hashes.
         var sum: Int = 0
@@ -260,6 +266,7 @@ extension JSON {
 // MARK: - Literals and description
 
 extension JSONObject: ExpressibleByDictionaryLiteral {
+    /// An object literal; the members keep the literal's order.
     public init(dictionaryLiteral elements: (String, JSON)...) {
         self.init(elements)
     }

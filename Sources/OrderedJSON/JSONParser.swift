@@ -27,6 +27,7 @@ public struct JSONParsingOptions: Sendable, Hashable {
     /// ±infinity here). Off by default.
     public var allowsNonFiniteNumbers: Bool
 
+    /// Options; the defaults are the strict ones.
     public init(
         maximumDepth: Int = JSONParsingOptions.defaultMaximumDepth,
         loneSurrogates: LoneSurrogatePolicy = .reject,

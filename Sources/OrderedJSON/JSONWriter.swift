@@ -52,6 +52,7 @@ public struct JSONWriter: Sendable {
     /// For objects written member by member: whether each open one has a member yet.
     private var openObjectHasMembers: [Bool] = []
 
+    /// A writer of `style` with room for `capacity` bytes.
     public init(style: JSONStyle, reservingCapacity capacity: Int = 256) {
         self.style = style
         self.bytes = []

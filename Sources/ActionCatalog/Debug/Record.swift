@@ -6,6 +6,7 @@ import OrderedJSON
 /// The file `debug.record` appends to (`[mistral_actions] debug_record_file`).
 /// Without one, the action fails.
 public enum DebugRecordFileKey: ActionServiceKey {
+    /// The file's path.
     public typealias Value = String
 }
 

@@ -5,6 +5,7 @@ import OrderedJSON
 /// The worker's OpenStack session, shared by every OpenStack action.
 /// Actions reach it through ``ActionKit/ActionContext/openStack(region:)``.
 public enum OpenStackSessionKey: ActionServiceKey {
+    /// The session.
     public typealias Value = OpenStackSession
 }
 
@@ -13,6 +14,7 @@ public struct BackupSettings: Sendable, Equatable {
     /// The most backups in one chain (the full one included).
     public var maxChainLength: Int
 
+    /// Settings with this chain length (5, the default of `max_chain_length`).
     public init(maxChainLength: Int = 5) {
         self.maxChainLength = maxChainLength
     }
@@ -20,6 +22,7 @@ public struct BackupSettings: Sendable, Equatable {
 
 /// The ``BackupSettings`` of the worker in ``ActionServices``.
 public enum BackupSettingsKey: ActionServiceKey {
+    /// The settings.
     public typealias Value = BackupSettings
 }
 
