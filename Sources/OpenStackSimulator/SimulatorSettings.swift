@@ -40,6 +40,7 @@ public struct SimulatorSettings: Sendable, Hashable {
         /// Cinder snapshots end `error`.
         public var snapshot: Int = 0
 
+        /// How many of the next backups, database backups and snapshots fail.
         public init(volumeBackup: Int = 0, troveBackup: Int = 0, snapshot: Int = 0) {
             self.volumeBackup = volumeBackup
             self.troveBackup = troveBackup
@@ -47,7 +48,9 @@ public struct SimulatorSettings: Sendable, Hashable {
         }
     }
 
+    /// How long resources stay in transient statuses.
     public var delays: Delays
+    /// Failures to come.
     public var failures: Failures
     /// Lifetime of newly issued tokens, in seconds (`token_ttl`). Tokens issued before a change
     /// keep their expiry. Tests make tokens expire mid-run with a short lifetime plus
@@ -168,6 +171,7 @@ public struct SimulatorConfiguration: Sendable {
     /// Receives one line per request (method, path, status) at `info`.
     public var logger: Logger
 
+    /// A configuration; port 0 picks a free port.
     public init(
         host: String = "127.0.0.1", port: Int = 28500, publicURL: String? = nil, loadDefaultSeed: Bool = true,
         seed: JSON? = nil, settings: SimulatorSettings = SimulatorSettings(), logger: Logger? = nil

@@ -15,34 +15,48 @@ public enum OpenStackService: String, Sendable, CaseIterable, Hashable {
 public enum SimulatorDefaults {
     /// The Keystone domain every user and project lives in.
     public static let domainID = "default"
+    /// The domain's name.
     public static let domainName = "Default"
 
     /// The administrator, who has reader, member and admin on `demo`.
     public static let adminUserID = "f5b3a0c1d2e34f5a8b6c7d8e9f0a1b2c"
+    /// The administrator's name.
     public static let adminUserName = "admin"
+    /// The administrator's password.
     public static let adminPassword = "secret"
 
     /// The service user Mistral itself would use (admin and service roles on `service`).
     public static let mistralUserID = "a1e2c3d4b5f64a7b8c9d0e1f2a3b4c5d"
+    /// The service user's name.
     public static let mistralUserName = "mistral"
+    /// The service user's password.
     public static let mistralPassword = "mistral-secret"
 
     /// A user without admin: reader and member on `demo` (Keystone's rules for non-admins).
     public static let memberUserID = "c7d8e9f0a1b24c3d9e4f5a6b7c8d9e0f"
+    /// The non-admin user's name.
     public static let memberUserName = "demo"
+    /// The non-admin user's password.
     public static let memberPassword = "demo-secret"
 
     /// A user of another project (`alt`, reader and member): sees none of `demo`'s resources.
     public static let altUserID = "d8e9f0a1b2c34d5e8f6a7b8c9d0e1f2a"
+    /// The other project's user's name.
     public static let altUserName = "alt"
+    /// The other project's user's password.
     public static let altPassword = "alt-secret"
+    /// The other project (`alt`).
     public static let altProjectID = "e9f0a1b2c3d44e5f9a7b8c9d0e1f2a3b"
+    /// The other project's name.
     public static let altProjectName = "alt"
 
     /// The project the demo resources belong to.
     public static let demoProjectID = "8d4b2f6e1c3a4e5f9a7b6c5d4e3f2a10"
+    /// The demo project's name.
     public static let demoProjectName = "demo"
+    /// The project of the service users (`service`).
     public static let serviceProjectID = "5c6d7e8f9a0b4c1d8e2f3a4b5c6d7e8f"
+    /// The service project's name.
     public static let serviceProjectName = "service"
 
     /// A trust from `admin` (trustor) to `mistral` (trustee) on `demo` with the member role.
@@ -65,11 +79,14 @@ public enum SimulatorDefaults {
     public static let stoppedServerID = "22222222-3333-4444-5555-777777777777"
     /// The public images: cirros, ubuntu, fedora.
     public static let cirrosImageID = "6c1f9a54-7d2e-4b8a-9f3c-0e1d2c3b4a01"
+    /// The ubuntu image.
     public static let ubuntuImageID = "6c1f9a54-7d2e-4b8a-9f3c-0e1d2c3b4a02"
+    /// The fedora image (raw disk format).
     public static let fedoraImageID = "6c1f9a54-7d2e-4b8a-9f3c-0e1d2c3b4a03"
 
     /// The catalog's regions and interfaces (every combination has its own URL).
     public static let regions = ["RegionOne", "RegionTwo"]
+    /// The interfaces of every endpoint.
     public static let interfaces = ["public", "internal", "admin"]
 }
 
@@ -100,6 +117,7 @@ public struct FaultRule: Sendable, Hashable {
     /// Close the connection without answering.
     public var reset: Bool
 
+    /// A rule; `nil` fields match anything, `times` is how many requests it hits.
     public init(
         method: String? = nil, path: String? = nil, service: OpenStackService? = nil, times: Int = 1,
         status: Int? = nil, retryAfter: String? = nil, body: JSON? = nil, form: String? = nil, delay: Double = 0,
@@ -175,6 +193,7 @@ public struct FaultRule: Sendable, Hashable {
 /// One service request as the simulator saw it, so tests can assert what a client sent
 /// and which catalog endpoint (region and interface) it chose.
 public struct LoggedRequest: Sendable, Hashable {
+    /// `GET`, `POST`, ...
     public var method: String
     /// The full path, without the query.
     public var path: String
@@ -200,6 +219,7 @@ public struct LoggedRequest: Sendable, Hashable {
     /// (`trust_id` null unless trust-scoped); `nil` without a token the simulator issued.
     public var credentials: JSON?
 
+    /// A logged request.
     public init(
         method: String, path: String, query: String?, service: OpenStackService?, region: String?,
         interface: String?, servicePath: String?, headers: [String: String], body: JSON?, status: Int?,
@@ -242,11 +262,14 @@ public struct LoggedRequest: Sendable, Hashable {
 
 /// A control-API or seeding input the simulator cannot use.
 public struct SimulatorError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong, in one line.
     public var message: String
 
+    /// An error with this message.
     public init(_ message: String) {
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 }
