@@ -138,9 +138,9 @@ struct MarkdownDumpCommand: AsyncParsableCommand {
 }
 
 /// The catalog document (`docs/actions.md` is this output; a test keeps it fresh).
-public enum Catalog {
+package enum Catalog {
     /// The actions of `registry` as a markdown table (name with `prefix`, summary, input).
-    public static func markdown(registry: ActionRegistry, prefix: String) -> String {
+    package static func markdown(registry: ActionRegistry, prefix: String) -> String {
         let rows = registry.descriptors.map { descriptor in
             ["`\(descriptor.qualifiedName(prefix: prefix))`", descriptor.summary, descriptor.inputString.isEmpty ? "" : "`\(descriptor.inputString)`"]
         }
