@@ -26,13 +26,17 @@
 # defaults 20 / 15 / 3600 unless set), MA_MISTRAL_PYTHON_EXECUTOR (1; 0 = none),
 # MA_MISTRAL_TRANSPORT_URL (default: local-services.sh's broker),
 # MA_MISTRAL_EXTRA_CONF (INI text appended to mistral.conf, e.g. an
-# [oslo_messaging_rabbit] section; the fault suite uses both). The
+# [oslo_messaging_rabbit] section; the fault suite uses both),
+# MA_MISTRAL_VENV (the Mistral to run; default scripts/python-env.sh's),
+# MA_MISTRAL_DIR (its state; default <run dir>/mistral), MA_MISTRAL_DATABASE
+# (mistral; scripts/compat.sh runs older releases side by side). The
 # authenticated one: MA_MISTRAL_AUTH_API_PORT (28991), MA_SIMULATOR_URL
 # (default: scripts/simulator.sh's).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 RUN_DIR=${MA_RUN_DIR:-/var/tmp/mistral-actions-$(id -u)}
-DIR=$RUN_DIR/mistral
+DIR=${MA_MISTRAL_DIR:-$RUN_DIR/mistral}
+DATABASE=${MA_MISTRAL_DATABASE:-mistral}
 API_PORT=${MA_MISTRAL_API_PORT:-28989}
 FALLBACK_TOPIC=${MA_FALLBACK_TOPIC:-mistral_executor_python}
 HB_INTERVAL=${MA_HEARTBEAT_INTERVAL:-20}
@@ -84,7 +88,7 @@ ensure_auth_database() {
 
 write_config() {
     eval "$(services_env)"
-    local db_url=${MA_TEST_POSTGRES_URL%/*}/mistral
+    local db_url=${MA_TEST_POSTGRES_URL%/*}/$DATABASE
     [ "$AUTH" = 1 ] && db_url=${MA_TEST_POSTGRES_URL%/*}/$AUTH_DATABASE
     db_url=postgresql+psycopg2://${db_url#postgresql://}
     local auth_enable=false auth_default="" auth_engine=""
@@ -189,7 +193,7 @@ api_up() {
 
 start() {
     "$root/scripts/local-services.sh" start >/dev/null
-    local venv; venv=$("$root/scripts/python-env.sh")
+    local venv; venv=${MA_MISTRAL_VENV:-$("$root/scripts/python-env.sh")}
     if [ "$AUTH" = 1 ]; then
         curl -fsS --max-time 5 "$(simulator_url)/_simulator/health" >/dev/null 2>&1 \
             || die "the OpenStack simulator ($(simulator_url)) is not running: start it first (scripts/simulator.sh start)"
@@ -270,6 +274,6 @@ case "${1:-}" in
         echo "export MA_TEST_MISTRAL_CONFIG='$DIR/mistral.conf'"
         echo "export MA_TEST_FALLBACK_TOPIC='$FALLBACK_TOPIC'"
         eval "$(services_env)"
-        echo "export MA_TEST_MISTRAL_DATABASE_URL='${MA_TEST_POSTGRES_URL%/*}/mistral'" ;;
-    *) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+        echo "export MA_TEST_MISTRAL_DATABASE_URL='${MA_TEST_POSTGRES_URL%/*}/$DATABASE'" ;;
+    *) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
