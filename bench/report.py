@@ -61,31 +61,44 @@ def plot(rows, path):
 
 def variants(rows, out):
     """The cost of start claims and of the metrics endpoint: one worker
-    process, default settings against one setting changed."""
-    def find(variant, c):
-        for row in rows:
-            if row["executor"] == "worker" and row["processes"] == 1 and row["variant"] == variant and row["concurrency"] == c:
-                return row
-        return None
+    process with default settings measured right before one with the
+    setting off (bench/run.sh alternates them), summed over the rounds."""
+    pairs = {}
+    last_default = {}
+    for row in rows:
+        if row["executor"] != "worker" or row["processes"] != 1:
+            continue
+        c = row["concurrency"]
+        if row["variant"] == "paired default":
+            last_default[c] = row
+        elif row["variant"] != "default" and c in last_default:
+            pairs.setdefault((row["variant"], c), []).append((last_default[c], row))
     lines = []
     for variant, what in (("start_claims off", "start claims (a row in PostgreSQL per action start)"),
                           ("http_listen off", "the metrics endpoint (`http_listen`; budget: 5%)")):
         for c in (1, 64):
-            on, off = find("default", c), find(variant, c)
-            if not on or not off or not off["cpu_us_per_action"]:
+            found = pairs.get((variant, c), [])
+            if not found:
                 continue
-            lines.append("| %s | %d | %.0f | %.0f | %d | %d | %+.0f%% |" % (
-                what, c, on["per_second"], off["per_second"], on["cpu_us_per_action"], off["cpu_us_per_action"],
-                (on["cpu_us_per_action"] - off["cpu_us_per_action"]) * 100.0 / off["cpu_us_per_action"]))
+            rate_on = sum(on["per_second"] for on, _ in found) / len(found)
+            rate_off = sum(off["per_second"] for _, off in found) / len(found)
+            cpu_on = sum(on["cpu_us_per_action"] for on, _ in found) / len(found)
+            cpu_off = sum(off["cpu_us_per_action"] for _, off in found) / len(found)
+            costs = ", ".join("%+.0f%%" % ((on["cpu_us_per_action"] - off["cpu_us_per_action"]) * 100.0 / off["cpu_us_per_action"])
+                              for on, off in found if off["cpu_us_per_action"])
+            lines.append("| %s | %d | %d | %.0f | %.0f | %.0f | %.0f | %s |" % (
+                what, c, len(found), rate_on, rate_off, cpu_on, cpu_off, costs))
     if not lines:
         return
     out.append("### What start claims and the metrics endpoint cost")
     out.append("")
-    out.append("One worker process with the feature on (its default) and off. CPU per action")
-    out.append("is the steadier measure on a shared machine; throughput moves with the load.")
+    out.append("One worker process with the feature on (its default, measured again just")
+    out.append("before) and off, alternated over rounds so that each pair sees the same")
+    out.append("load; means over the rounds, and the CPU cost of each round. CPU per action is")
+    out.append("the steadier measure on a shared machine; throughput moves with the load.")
     out.append("")
-    out.append("| feature | C | actions/s on | actions/s off | CPU µs/action on | CPU µs/action off | CPU cost |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|")
+    out.append("| feature | C | rounds | actions/s on | actions/s off | CPU µs/action on | CPU µs/action off | CPU cost per round |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---|")
     out.extend(lines)
     out.append("")
 
@@ -98,6 +111,7 @@ def main():
     parser.add_argument("--build", default="release")
     parser.add_argument("--load-start", default="")
     parser.add_argument("--load-end", default="")
+    parser.add_argument("--note", default="")
     args = parser.parse_args()
     rows = [json.loads(line) for line in open(args.results) if line.strip()]
     png = args.output + ".png"
@@ -182,6 +196,8 @@ def main():
     out.append("* load average (1, 5, 15 min): `%s` at the start, `%s` at the end"
                % (args.load_start, args.load_end))
     out.append("* commit %s" % (commit or "?"))
+    if args.note:
+        out.append("* %s" % args.note)
     out.append("")
     out.append("```sh")
     out.append(args.command)

@@ -19,7 +19,8 @@
 # Settings (environment): BENCH_CONCURRENCIES ("1 16 64 256"), BENCH_WORKERS
 # ("1 2 4"), BENCH_N (actions per measurement: 20000), BENCH_PYTHON_N (2000),
 # BENCH_EXECUTORS ("reference worker python"), BENCH_BUILD (release|debug),
-# BENCH_OUTPUT (docs/benchmarks), BENCH_WORKER_BIN (a built mistral-actions:
+# BENCH_OUTPUT (docs/benchmarks), BENCH_NOTE (a line for the report's
+# machine facts), BENCH_VARIANT_ROUNDS (2), BENCH_WORKER_BIN (a built mistral-actions:
 # no build), BENCH_NO_VARIANTS=1 (skip start_claims /
 # http_listen variants).
 set -euo pipefail
@@ -43,7 +44,7 @@ WORK=$root/.build/bench
 mkdir -p "$WORK"
 RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
-command_line="$(for v in BENCH_QUICK BENCH_CONCURRENCIES BENCH_WORKERS BENCH_N BENCH_PYTHON_N BENCH_EXECUTORS BENCH_BUILD BENCH_WORKER_BIN BENCH_NO_VARIANTS; do if [ -n "${!v:-}" ]; then printf '%s=%q ' "$v" "${!v}"; fi; done)bench/run.sh"
+command_line="$(for v in BENCH_QUICK BENCH_CONCURRENCIES BENCH_WORKERS BENCH_N BENCH_PYTHON_N BENCH_EXECUTORS BENCH_BUILD BENCH_WORKER_BIN BENCH_NO_VARIANTS BENCH_VARIANT_ROUNDS; do if [ -n "${!v:-}" ]; then printf '%s=%q ' "$v" "${!v}"; fi; done)bench/run.sh"
 
 # --- services, vhost, programs -----------------------------------------------------
 scripts/local-services.sh start >/dev/null
@@ -189,14 +190,19 @@ if [[ " $EXECUTORS " == *" worker "* ]]; then
         stop_all
     done
     if [ "${BENCH_NO_VARIANTS:-0}" != 1 ]; then
-        log "worker ×1, start_claims off"
-        start_workers 1 false on
-        run_series worker 1 "start_claims off" "$N" DebugEchoAction "$worker_csid" 1 64
-        stop_all
-        log "worker ×1, http_listen off"
-        start_workers 1 true off
-        run_series worker 1 "http_listen off" "$N" DebugEchoAction "$worker_csid" 1 64
-        stop_all
+        # Each variant right after a default worker measured again, so that
+        # both see the same load of the machine (rounds alternate them).
+        for round in $(seq 1 "${BENCH_VARIANT_ROUNDS:-2}"); do
+            for variant in "start_claims off" "http_listen off"; do
+                log "worker ×1, default then $variant (round $round)"
+                start_workers 1 true on
+                run_series worker 1 "paired default" "$N" DebugEchoAction "$worker_csid" 1 64
+                stop_all
+                if [ "$variant" = "start_claims off" ]; then start_workers 1 false on; else start_workers 1 true off; fi
+                run_series worker 1 "$variant" "$N" DebugEchoAction "$worker_csid" 1 64
+                stop_all
+            done
+        done
     fi
 fi
 
@@ -241,5 +247,5 @@ py=python3
 python3 -c 'import matplotlib' 2>/dev/null || { [ -x /usr/bin/python3 ] && py=/usr/bin/python3; }
 "$py" bench/report.py "$RESULTS" "$OUTPUT" \
     --command "$command_line" --build "$BUILD" \
-    --load-start "$load_start" --load-end "$load_end"
+    --load-start "$load_start" --load-end "$load_end" --note "${BENCH_NOTE:-}"
 log "wrote $OUTPUT.md and $OUTPUT.png"
