@@ -13,8 +13,10 @@ Settings (environment) of `run`:
   COMPAT_EXPECTED     JSON file: `mistral-actions action-list --format json`
                       (the input string the tool expects of each action)
   COMPAT_TAG          makes workflow and resource names unique
-  COMPAT_ONLY         comma-separated check names to run (default: all)
-Each check prints one line; RESULT_JSON gets {"checks": {name: {"ok", "detail"}}}.
+  COMPAT_ONLY         comma-separated check names to run (default: all but
+                      heartbeat_control, which needs a worker without heartbeats)
+Each check prints one line; RESULT_JSON gets {"checks": {name: {"ok", "detail"}}}
+(merged into what the file holds).
 """
 import json
 import os
@@ -212,6 +214,23 @@ def check_heartbeats(m, env):
     return "a 14 s action outlived the engine's 4 s heartbeat window"
 
 
+def check_heartbeat_control(m, env):
+    """Run with a worker that sends no heartbeats: the engine must fail the
+    action, or the check above proves nothing for this release."""
+    name = f"compat_silent_{env['COMPAT_TAG']}"
+    m.put_workflow(f"""version: '2.0'
+{name}:
+  tasks:
+    long:
+      action: int32bit.debug.sleep seconds=120
+""")
+    execution = m.run(name, limit=100)
+    require(execution["state"] == "ERROR", f"execution {execution['state']} (the engine did not fail a silent action)")
+    info = m.tasks(execution["id"])[0].get("state_info") or ""
+    require("heartbeat" in info.lower(), f"state_info {info!r}")
+    return "without heartbeats the engine failed the action: " + info.strip()[:80]
+
+
 def check_timeout(m, env):
     name = f"compat_timeout_{env['COMPAT_TAG']}"
     m.put_workflow(f"""version: '2.0'
@@ -256,9 +275,13 @@ CHECKS = [
     ("failing_action", "failing action", check_failing_action),
     ("router_relay", "router relay to Python", check_router_relay),
     ("heartbeats", "heartbeat-kept long action", check_heartbeats),
+    ("heartbeat_control", "no heartbeats: engine fails it", check_heartbeat_control),
     ("timeout", "task timeout", check_timeout),
     ("backup_example", "chain-aware backup example", check_backup_example),
 ]
+
+
+SEPARATE = {"heartbeat_control"}
 
 
 def run(result_path):
@@ -267,7 +290,8 @@ def run(result_path):
     only = [c for c in env.get("COMPAT_ONLY", "").split(",") if c]
     results = {}
     for key, title, function in CHECKS:
-        if only and key not in only:
+        # The control needs a worker without heartbeats: run only when asked.
+        if (only and key not in only) or (not only and key in SEPARATE):
             continue
         started = time.monotonic()
         try:
@@ -284,7 +308,7 @@ def run(result_path):
             document = json.load(handle)
     except (OSError, ValueError):
         document = {}
-    document["checks"] = results
+    document.setdefault("checks", {}).update(results)
     with open(result_path, "w") as handle:
         json.dump(document, handle, indent=2)
     return 0 if all(r["ok"] for r in results.values()) else 1

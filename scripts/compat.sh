@@ -6,7 +6,8 @@
 # this tree configured for it, `mistral-actions doctor`, and the subset of
 # compat/checks.py: register and /v2/actions input strings, sync run-action,
 # a with-items workflow, a failing action, router relay to that release's
-# Python executor, a heartbeat-kept long action (engine window 2 x 2 s), a
+# Python executor, a heartbeat-kept long action (engine window 2 x 2 s) and
+# its control (a worker without heartbeats: the engine fails the action), a
 # task timeout, and the chain-aware backup example on the OpenStack simulator.
 # Each release's stack is stopped (and its vhost and database dropped) after
 # its run; results go to <run dir>/compat/results/VERSION.json.
@@ -41,7 +42,7 @@ args=()
 for a in "$@"; do
     case $a in
         --doc) doc=1 ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) args+=("$a") ;;
     esac
 done
@@ -74,9 +75,27 @@ rabbitctl() { "$root/scripts/local-services.sh" rabbitmqctl "$@"; }
 
 current_stack=""
 worker_pid=""
-stop_stack() {
-    [ -n "$worker_pid" ] && { kill -TERM "$worker_pid" 2>/dev/null || true; for _ in $(seq 1 100); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.2; done; kill -KILL "$worker_pid" 2>/dev/null || true; }
+# start_worker LOG [OPTIONS...]: the worker of the current release; waits until it consumes.
+start_worker() {
+    local log_file=$1; shift
+    nohup setsid "$BIN" worker "${conf[@]}" "$@" > "$log_file" 2>&1 < /dev/null &
+    worker_pid=$!
+    local since=$SECONDS
+    until grep -q '"message": "worker consuming"' "$log_file"; do
+        kill -0 "$worker_pid" 2>/dev/null || { tail -5 "$log_file" >&2; return 0; }
+        [ $((SECONDS - since)) -lt 120 ] || { log "worker not consuming after 120 s"; return 0; }
+        sleep 0.5
+    done
+}
+stop_worker() {
+    [ -n "$worker_pid" ] || return 0
+    kill -TERM "$worker_pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$worker_pid" 2>/dev/null || true
     worker_pid=""
+}
+stop_stack() {
+    stop_worker
     if [ -n "$current_stack" ]; then
         MA_MISTRAL_DIR=$current_stack "$root/scripts/mistral.sh" stop || true
         current_stack=""
@@ -151,17 +170,10 @@ log_format = json
 http_listen = 127.0.0.1:$http
 shutdown_grace_period = 20s
 CONF
-    local conf=(--config-file "$MA_MISTRAL_DIR/mistral.conf" --config-file "$dir/worker.conf")
+    conf=(--config-file "$MA_MISTRAL_DIR/mistral.conf" --config-file "$dir/worker.conf")
     "$BIN" register "${conf[@]}" > "$dir/register.txt" 2>&1 || { log "register failed:"; tail -5 "$dir/register.txt" >&2; }
     "$BIN" action-list --format json "${conf[@]}" > "$dir/expected.json" 2> "$dir/action-list.err" || true
-    nohup setsid "$BIN" worker "${conf[@]}" > "$dir/worker.log" 2>&1 < /dev/null &
-    worker_pid=$!
-    local since=$SECONDS
-    until grep -q '"message": "worker consuming"' "$dir/worker.log"; do
-        kill -0 "$worker_pid" 2>/dev/null || { tail -5 "$dir/worker.log" >&2; break; }
-        [ $((SECONDS - since)) -lt 120 ] || { log "worker not consuming after 120 s"; break; }
-        sleep 0.5
-    done
+    start_worker "$dir/worker.log"
     # doctor: what an operator of this release would be told (informational).
     local doctor_status=0
     "$BIN" doctor "${conf[@]}" --mistral-config "$MA_MISTRAL_DIR/mistral.conf" > "$dir/doctor.txt" 2>&1 || doctor_status=$?
@@ -176,6 +188,11 @@ json.dump(d, open(sys.argv[6], "w"), indent=2)' "$versions" "$series" "$doctor_s
     local status=0
     COMPAT_API=http://127.0.0.1:$port/v2 COMPAT_SIMULATOR=$MA_TEST_SIMULATOR_URL COMPAT_EXAMPLES=$root/examples \
         COMPAT_WORKER_LOG=$dir/worker.log COMPAT_EXPECTED=$dir/expected.json COMPAT_TAG=${name}_$(date +%s) \
+        python3 compat/checks.py run "$result" || status=$?
+    # The control: a worker that sends no heartbeats, whose action the engine must fail.
+    stop_worker
+    start_worker "$dir/worker-silent.log" --set action_heartbeat.check_interval=0 --set mistral_actions.shutdown_grace_period=1s
+    COMPAT_API=http://127.0.0.1:$port/v2 COMPAT_TAG=${name}_$(date +%s) COMPAT_ONLY=heartbeat_control \
         python3 compat/checks.py run "$result" || status=$?
     local checks_seconds=$((SECONDS - mistral_start - mistral_seconds))
     python3 -c '
