@@ -30,12 +30,14 @@ class CheckFailed(Exception):
     pass
 
 
-def call(base, method, path, body=None, content_type="application/json", timeout=120):
+def call(base, method, path, body=None, content_type="application/json", timeout=120, headers=None):
     data = None
     if body is not None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
     request = urllib.request.Request(base + path, data=data, method=method)
     request.add_header("Content-Type", content_type)
+    for key, value in (headers or {}).items():
+        request.add_header(key, value)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             text = response.read()
@@ -125,6 +127,23 @@ def check_register(m, env):
     wrong = [f"{n}: {listed[n]!r} (expected {expected[n]!r})" for n in sorted(expected) if listed[n] != expected[n]]
     require(not wrong, "; ".join(wrong[:3]))
     return f"{len(expected)} actions, input strings as expected"
+
+
+def check_dynamic_api(m, env):
+    """Mistral's own API shows what the worker wrote to its tables: the code
+    source of the stubs and one dynamic action per action. Some releases
+    serve these to the admin role only (Keystone off: the X-Roles header)."""
+    admin = {"X-Roles": "admin"}
+    plain, _ = call(m.base, "GET", "/dynamic_actions?limit=1")
+    status, answer = call(m.base, "GET", "/dynamic_actions?limit=1000", headers=admin)
+    require(status == 200, f"GET /dynamic_actions as admin: {status} {str(answer)[:200]}")
+    names = {a.get("name") for a in answer.get("dynamic_actions", [])}
+    require("int32bit.debug.sleep" in names, f"int32bit.debug.sleep not among {len(names)} dynamic actions")
+    status, answer = call(m.base, "GET", "/code_sources/mistral_actions", headers=admin)
+    require(status == 200, f"GET /code_sources/mistral_actions as admin: {status} {str(answer)[:200]}")
+    require("class " in (answer.get("content") or ""), "the code source has no stubs")
+    access = "admin only" if plain == 403 else f"any role ({plain} without admin)"
+    return f"{len(names)} dynamic actions and the code source listed; API access: {access}"
 
 
 def check_sync_run_action(m, env):
@@ -270,6 +289,7 @@ def check_backup_example(m, env):
 
 CHECKS = [
     ("register", "register, /v2/actions input strings", check_register),
+    ("dynamic_api", "/v2/dynamic_actions, /v2/code_sources", check_dynamic_api),
     ("sync_run_action", "sync run-action", check_sync_run_action),
     ("with_items", "with-items workflow", check_with_items),
     ("failing_action", "failing action", check_failing_action),

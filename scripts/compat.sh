@@ -16,6 +16,8 @@
 #   scripts/compat.sh 16.0.0 18.1.0      # these (a series works too: 2024.1)
 #   scripts/compat.sh --doc [VERSION...] # and then regenerate docs/compatibility.md
 #                                        # from every result under the run dir
+#   scripts/compat.sh --report           # only regenerate it (compat/notes.md is
+#                                        # appended: the findings per release)
 #
 # Exits 1 when a check of a release run failed. Needs the debug build
 # (swift build; or MA_COMPAT_BINARY) and starts the simulator if it is not
@@ -37,15 +39,21 @@ releases=compat/releases.txt
 log() { printf '[compat] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-doc=0
+doc=0 report_only=0
 args=()
 for a in "$@"; do
     case $a in
         --doc) doc=1 ;;
-        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --report) doc=1; report_only=1 ;;
+        -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) args+=("$a") ;;
     esac
 done
+write_doc() {
+    COMPAT_NOTES=$root/compat/notes.md python3 compat/checks.py report docs/compatibility.md "$RESULTS"/*.json
+    log "wrote docs/compatibility.md"
+}
+if [ "$report_only" = 1 ]; then write_doc; exit 0; fi
 all=$(grep -v '^#' "$releases" | awk 'NF { print $1 }')
 [ ${#args[@]} -gt 0 ] || mapfile -t args <<<"$all"
 
@@ -212,9 +220,6 @@ failed=()
 for v in "${args[@]}"; do
     run_release "$v" || failed+=("$v")
 done
-if [ "$doc" = 1 ]; then
-    COMPAT_NOTES=$root/compat/notes.md python3 compat/checks.py report docs/compatibility.md "$RESULTS"/*.json
-    log "wrote docs/compatibility.md"
-fi
+[ "$doc" = 1 ] && write_doc
 [ ${#failed[@]} = 0 ] || die "failed: ${failed[*]}"
 log "all passed: ${args[*]}"
