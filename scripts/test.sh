@@ -100,6 +100,8 @@ scripts/readme-samples.sh --check
 # own worker binary through Mistral (scripts/example-e2e.sh).
 log "template package examples/custom-actions, end to end"
 scripts/example-e2e.sh
+# The compatibility subset against Mistral 18.1.0 (2024.1) on a stack of its own (docs/compatibility.md).
+scripts/compat.sh 18.1.0
 
 # --- the main pass: in parallel; prints the closing summary ---------------------
 scripts/check-units.sh
