@@ -14,7 +14,9 @@ Settings (environment) of `run`:
                       (the input string the tool expects of each action)
   COMPAT_TAG          makes workflow and resource names unique
   COMPAT_ONLY         comma-separated check names to run (default: all but
-                      heartbeat_control, which needs a worker without heartbeats)
+                      heartbeat_control, which needs a worker without heartbeats,
+                      and provider_allowlist, which needs Mistral restarted)
+  COMPAT_DOCTOR_FLAGGED  1 when doctor failed its action providers check
 Each check prints one line; RESULT_JSON gets {"checks": {name: {"ok", "detail"}}}
 (merged into what the file holds).
 """
@@ -250,6 +252,22 @@ def check_heartbeat_control(m, env):
     return "without heartbeats the engine failed the action: " + info.strip()[:80]
 
 
+def check_provider_allowlist(m, env):
+    """Mistral restarted with `[action_providers] allowlist = legacy,adhoc`
+    (no `dynamic`): it hides the Swift actions (18.1 and newer) or ignores
+    the option (older); doctor must fail its check exactly when they are hidden."""
+    status, answer = call(m.base, "GET", "/actions?limit=1000")
+    require(status == 200, f"GET /actions: {status} {str(answer)[:200]}")
+    names = {a["name"] for a in answer["actions"]}
+    require("std.echo" in names, "std.echo (the legacy provider's) is not listed either")
+    hidden = "int32bit.debug.echo" not in names
+    flagged = env.get("COMPAT_DOCTOR_FLAGGED") == "1"
+    detail = (f"allowlist = legacy,adhoc: Mistral {'hides' if hidden else 'still lists (ignores the option)'} "
+              f"the Swift actions; doctor {'reports it' if flagged else 'passes'}")
+    require(hidden == flagged, detail)
+    return detail
+
+
 def check_timeout(m, env):
     name = f"compat_timeout_{env['COMPAT_TAG']}"
     m.put_workflow(f"""version: '2.0'
@@ -298,10 +316,11 @@ CHECKS = [
     ("heartbeat_control", "no heartbeats: engine fails it", check_heartbeat_control),
     ("timeout", "task timeout", check_timeout),
     ("backup_example", "chain-aware backup example", check_backup_example),
+    ("provider_allowlist", "[action_providers] allowlist vs doctor", check_provider_allowlist),
 ]
 
 
-SEPARATE = {"heartbeat_control"}
+SEPARATE = {"heartbeat_control", "provider_allowlist"}
 
 
 def run(result_path):

@@ -8,7 +8,8 @@
 # a with-items workflow, a failing action, router relay to that release's
 # Python executor, a heartbeat-kept long action (engine window 2 x 2 s) and
 # its control (a worker without heartbeats: the engine fails the action), a
-# task timeout, and the chain-aware backup example on the OpenStack simulator.
+# task timeout, whether an [action_providers] allowlist hides the Swift
+# actions exactly when doctor says so, and the chain-aware backup example on the OpenStack simulator.
 # Each release's stack is stopped (and its vhost and database dropped) after
 # its run; results go to <run dir>/compat/results/VERSION.json.
 #
@@ -45,7 +46,7 @@ for a in "$@"; do
     case $a in
         --doc) doc=1 ;;
         --report) doc=1; report_only=1 ;;
-        -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) args+=("$a") ;;
     esac
 done
@@ -201,6 +202,20 @@ json.dump(d, open(sys.argv[6], "w"), indent=2)' "$versions" "$series" "$doctor_s
     stop_worker
     start_worker "$dir/worker-silent.log" --set action_heartbeat.check_interval=0 --set mistral_actions.shutdown_grace_period=1s
     COMPAT_API=http://127.0.0.1:$port/v2 COMPAT_TAG=${name}_$(date +%s) COMPAT_ONLY=heartbeat_control \
+        python3 compat/checks.py run "$result" || status=$?
+    # [action_providers]: from 18.1 on, Mistral loads only the action providers
+    # an allowlist names, and the Swift actions are the `dynamic` provider's.
+    # Does this release hide them with one that leaves it out, and does
+    # doctor say so exactly then? (Mistral restarts with the setting.)
+    stop_worker
+    local flagged=0
+    "$root/scripts/mistral.sh" stop 2>> "$dir/mistral-start.log" || true
+    for _ in $(seq 1 60); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break; sleep 0.5; done
+    if MA_MISTRAL_EXTRA_CONF=$'[action_providers]\nallowlist = legacy,adhoc' "$root/scripts/mistral.sh" start 2>> "$dir/mistral-start.log"; then
+        "$BIN" doctor "${conf[@]}" --mistral-config "$MA_MISTRAL_DIR/mistral.conf" > "$dir/doctor-allowlist.txt" 2>&1 || true
+        grep "Mistral action providers" "$dir/doctor-allowlist.txt" | grep -q "✘" && flagged=1
+    fi
+    COMPAT_API=http://127.0.0.1:$port/v2 COMPAT_TAG=${name}_$(date +%s) COMPAT_ONLY=provider_allowlist COMPAT_DOCTOR_FLAGGED=$flagged \
         python3 compat/checks.py run "$result" || status=$?
     local checks_seconds=$((SECONDS - mistral_start - mistral_seconds))
     python3 -c '
