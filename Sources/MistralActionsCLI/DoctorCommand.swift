@@ -98,7 +98,19 @@ struct DoctorCommand: AsyncParsableCommand {
 
         await checkRabbitMQ(configuration, settings: settings, limit: waitLimit, logger: quiet, into: &report)
         await checkDatabase(environment, limit: waitLimit, logger: quiet, into: &report)
+        // Mistral 16 and 17 (schema revisions 041, 042) have no
+        // [action_providers] options and load every provider: a filter
+        // written there hides nothing.
+        if let revision = report.schemaRevision, revision < Self.actionProviderFiltersRevision {
+            report.passIfFailed(
+                "Mistral action providers",
+                "[action_providers] is set, but Mistral's schema is revision \(revision): a release before 18.1, which ignores it and loads the 'dynamic' provider")
+        }
     }
+
+    /// Schema revision 043 came with Mistral 18.0; `[action_providers]`
+    /// allowlist and denylist with 18.1. Below 043 they are ignored.
+    static let actionProviderFiltersRevision = 43
 
     // MARK: - Configuration
 
@@ -144,11 +156,11 @@ struct DoctorCommand: AsyncParsableCommand {
         if !allowlist.isEmpty && !allowlist.contains(where: { Self.matches(pattern: $0, provider) }) {
             report.fail(
                 "Mistral action providers", "[action_providers] allowlist = \(allowlist.joined(separator: ", ")) leaves out '\(provider)'",
-                fix: "add \(provider) to [action_providers] allowlist and restart Mistral: the Swift actions are dynamic actions")
+                fix: "add \(provider) to [action_providers] allowlist and restart Mistral (18.1 and newer read it): the Swift actions are dynamic actions")
         } else if allowlist.isEmpty, let pattern = denylist.first(where: { Self.matches(pattern: $0, provider) }) {
             report.fail(
                 "Mistral action providers", "[action_providers] denylist entry '\(pattern)' hides '\(provider)'",
-                fix: "remove it from [action_providers] denylist and restart Mistral: the Swift actions are dynamic actions")
+                fix: "remove it from [action_providers] denylist and restart Mistral (18.1 and newer read it): the Swift actions are dynamic actions")
         } else {
             report.pass("Mistral action providers", "the '\(provider)' provider is loaded (no allowlist or denylist hides it)")
         }
@@ -344,6 +356,7 @@ struct DoctorCommand: AsyncParsableCommand {
                 report.fail("Mistral schema", "revision \(version): dynamic actions need revision 040 or later", fix: fix)
                 return false
             }
+            report.schemaRevision = number
             report.pass("Mistral schema", "revision \(version) (dynamic actions since 040)")
             return true
         } catch {
@@ -406,6 +419,8 @@ struct DoctorReport {
     }
 
     private(set) var rows: [Row] = []
+    /// Mistral's schema revision (the number of alembic_version), once read.
+    var schemaRevision: Int?
 
     mutating func pass(_ check: String, _ detail: String) {
         rows.append(Row(check: check, outcome: .passed, detail: detail, fix: ""))
@@ -413,6 +428,14 @@ struct DoctorReport {
 
     mutating func fail(_ check: String, _ detail: String, fix: String) {
         rows.append(Row(check: check, outcome: .failed, detail: detail, fix: fix))
+    }
+
+    /// Turns a failed row into a passed one, when a later finding shows
+    /// the failure does not apply.
+    mutating func passIfFailed(_ check: String, _ detail: String) {
+        for index in rows.indices where rows[index].check == check && rows[index].outcome == .failed {
+            rows[index] = Row(check: check, outcome: .passed, detail: detail, fix: "")
+        }
     }
 
     mutating func skip(_ check: String, _ detail: String) {
