@@ -21,8 +21,8 @@
 #                                        # appended: the findings per release)
 #
 # Exits 1 when a check of a release run failed. Needs the debug build
-# (swift build; or MA_COMPAT_BINARY) and starts the simulator if it is not
-# running (and stops it at the end then).
+# (swift build; or MA_COMPAT_BINARY, with openstack-simulator beside it); runs
+# an OpenStack simulator of its own on port base+99.
 #
 # Settings (environment): MA_RUN_DIR (/var/tmp/mistral-actions-<uid>),
 # MA_COMPAT_BINARY (default .build/debug/mistral-actions), MA_COMPAT_PORT_BASE
@@ -67,12 +67,13 @@ cp "$binary" "$BIN.new" && mv "$BIN.new" "$BIN"
 
 "$root/scripts/local-services.sh" start >/dev/null
 eval "$("$root/scripts/local-services.sh" env)"
-simulator_started=0
-eval "$("$root/scripts/simulator.sh" env)"
-if ! curl -fsS -m 2 "$MA_TEST_SIMULATOR_URL/_simulator/health" >/dev/null 2>&1; then
-    MA_SIMULATOR_DELAY=0.2 "$root/scripts/simulator.sh" start "$(dirname "$binary")/openstack-simulator"
-    simulator_started=1
-fi
+# An OpenStack simulator of its own (port base+99, state under the compat
+# run dir): the shared one may be restarted or stopped by other runs.
+simulator() { MA_RUN_DIR=$CDIR MA_SIMULATOR_PORT=$((PORT_BASE + 99)) MA_SIMULATOR_DELAY=0.2 "$root/scripts/simulator.sh" "$@"; }
+[ -x "$(dirname "$binary")/openstack-simulator" ] || die "no $(dirname "$binary")/openstack-simulator: build it (swift build --product openstack-simulator)"
+cp "$(dirname "$binary")/openstack-simulator" "$CDIR/openstack-simulator.new" && mv "$CDIR/openstack-simulator.new" "$CDIR/openstack-simulator"
+simulator start "$CDIR/openstack-simulator"
+eval "$(simulator env)"
 
 # PostgreSQL's superuser over the local socket (the test role may not create databases).
 pg_super() {
@@ -112,7 +113,7 @@ stop_stack() {
 }
 cleanup() {
     stop_stack
-    [ "$simulator_started" = 1 ] && "$root/scripts/simulator.sh" stop || true
+    simulator stop || true
 }
 trap cleanup EXIT
 
