@@ -20,9 +20,10 @@
 #   scripts/compat.sh --report           # only regenerate it (compat/notes.md is
 #                                        # appended: the findings per release)
 #
-# Exits 1 when a check of a release run failed. Needs the debug build
-# (swift build; or MA_COMPAT_BINARY, with openstack-simulator beside it); runs
-# an OpenStack simulator of its own on port base+99.
+# Exits 1 when a check of a release run failed. Runs one at a time (a lock
+# in the run dir). Needs the debug build (swift build; or MA_COMPAT_BINARY,
+# with openstack-simulator beside it); runs an OpenStack simulator of its own
+# on port base+99.
 #
 # Settings (environment): MA_RUN_DIR (/var/tmp/mistral-actions-<uid>),
 # MA_COMPAT_BINARY (default .build/debug/mistral-actions), MA_COMPAT_PORT_BASE
@@ -57,6 +58,15 @@ write_doc() {
 if [ "$report_only" = 1 ]; then write_doc; exit 0; fi
 all=$(grep -v '^#' "$releases" | awk 'NF { print $1 }')
 [ ${#args[@]} -gt 0 ] || mapfile -t args <<<"$all"
+
+# One run at a time per run dir (releases have fixed ports, vhosts and
+# databases): another run (e.g. scripts/test.sh elsewhere) is waited for.
+mkdir -p "$CDIR"
+exec 9> "$CDIR/lock"
+if ! flock -n 9; then
+    log "waiting for another scripts/compat.sh run to finish"
+    flock 9
+fi
 
 binary=${MA_COMPAT_BINARY:-$root/.build/debug/mistral-actions}
 [ -x "$binary" ] || die "no $binary: build it (swift build --product mistral-actions) or set MA_COMPAT_BINARY"
