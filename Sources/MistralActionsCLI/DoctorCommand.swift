@@ -102,9 +102,11 @@ struct DoctorCommand: AsyncParsableCommand {
         // [action_providers] options and load every provider: a filter
         // written there hides nothing.
         if let revision = report.schemaRevision, revision < Self.actionProviderFiltersRevision {
+            let digits = String(revision)
+            let padded = String(repeating: "0", count: max(0, 3 - digits.count)) + digits
             report.passIfFailed(
                 "Mistral action providers",
-                "[action_providers] is set, but Mistral's schema is revision \(revision): a release before 18.1, which ignores it and loads the 'dynamic' provider")
+                "[action_providers] is set, but Mistral's schema is revision \(padded): a release before 18.1, which ignores it and loads the 'dynamic' provider")
         }
     }
 

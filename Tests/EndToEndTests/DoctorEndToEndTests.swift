@@ -197,4 +197,57 @@ struct DoctorEndToEndTests {
         #expect(Self.row(table, "configuration").contains("/nonexistent/mistral-actions.conf"))
         #expect(Self.mark(table, "RabbitMQ") == nil)
     }
+
+    @Test("an allowlist without 'dynamic' fails on Mistral 18.1's schema (043) and passes on 16's (041), which ignores it")
+    func actionProvidersBySchemaRevision() async throws {
+        // What doctor reads of Mistral's schema, in a PostgreSQL schema of its
+        // own in the test database (search_path through libpq's options).
+        let schema = "doctor_revision_\(UUID().uuidString.prefix(8).lowercased())"
+        let database = TestEnvironment.postgresURL
+        func sql(_ text: String) async throws {
+            _ = try await runCommand(["psql", database, "-qX", "-v", "ON_ERROR_STOP=1", "-c", text])
+        }
+        try await sql("""
+            CREATE SCHEMA \(schema);
+            CREATE TABLE \(schema).alembic_version (version_num varchar(32) NOT NULL);
+            CREATE TABLE \(schema).code_sources (id varchar(36));
+            CREATE TABLE \(schema).dynamic_action_definitions (id varchar(36));
+            """)
+        var failure: (any Error)?
+        do {
+            try await checkBothRevisions(schema: schema, database: database, sql: sql)
+        } catch {
+            failure = error
+        }
+        try? await sql("DROP SCHEMA \(schema) CASCADE")
+        if let failure { throw failure }
+    }
+
+    func checkBothRevisions(schema: String, database: String, sql: (String) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ma-doctor-\(schema)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let engine = directory.appendingPathComponent("mistral.conf").path
+        try """
+            [DEFAULT]
+            transport_url = \(TestEnvironment.amqpURL)
+
+            [database]
+            connection = \(database)?options=-csearch_path%3D\(schema)
+
+            [action_providers]
+            allowlist = legacy,adhoc
+            """.write(toFile: engine, atomically: true, encoding: .utf8)
+
+        var rows: [String: (mark: String?, row: String)] = [:]
+        for revision in ["041", "043"] {
+            try await sql("DELETE FROM \(schema).alembic_version; INSERT INTO \(schema).alembic_version VALUES ('\(revision)')")
+            let (_, table, _) = try await runCLI(["doctor", "--config-file", engine, "--timeout", "15"])
+            #expect(Self.mark(table, "Mistral schema") == "✔", "\(table)")
+            rows[revision] = (Self.mark(table, "Mistral action providers"), Self.row(table, "Mistral action providers"))
+        }
+        #expect(rows["041"]?.mark == "✔", "\(rows["041"]?.row ?? "")")
+        #expect(rows["041"]?.row.contains("revision 041: a release before 18.1") == true, "\(rows["041"]?.row ?? "")")
+        #expect(rows["043"]?.mark == "✘", "\(rows["043"]?.row ?? "")")
+        #expect(rows["043"]?.row.contains("18.1 and newer read it") == true, "\(rows["043"]?.row ?? "")")
+    }
 }
