@@ -47,6 +47,7 @@ pip_() { "$1/bin/python" -m pip --disable-pip-version-check "${@:2}"; }
 make_venv() {
     local venv=$1
     [ -x "$venv/bin/python" ] && return 0
+    [ -L "$venv" ] && rm -f "$venv"  # a link to a venv that is gone
     log "creating virtualenv $venv"
     mkdir -p "$(dirname "$venv")"
     "$python" -m venv "$venv" >/dev/null || die "$python -m venv failed (scripts/python-env.sh installs python3-venv)"
