@@ -25,4 +25,5 @@ ma_apt_install() {
 }
 
 # The packages every build and run needs.
-MA_PACKAGES=(pkg-config librabbitmq-dev libpq-dev rabbitmq-server postgresql openssl python3-venv curl)
+MA_PACKAGES=(pkg-config librabbitmq-dev libpq-dev rabbitmq-server postgresql openssl python3-venv curl
+    python3-dev gcc)  # older Mistral releases (scripts/compat.sh) build netifaces from source
