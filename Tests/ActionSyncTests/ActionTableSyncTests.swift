@@ -51,7 +51,13 @@ struct ActionTableSyncTests {
         ActionTableSync(
             registry: try ActionRegistry(types),
             settings: .init(prefix: "t\(tag)", codeSourceName: "sync_test_\(tag)"),
-            generator: "sync tests"
+            generator: "sync tests",
+            // The lock is one per database, and other suites' workers register
+            // on this database at the same time: on a loaded machine the queue
+            // for it can pass the 10 s default (a worker retries then; these
+            // tests check what a sync writes, not how long it waits). The
+            // timeout itself is tested in RegistrationRetryTests.
+            lockTimeout: .seconds(120)
         )
     }
 
