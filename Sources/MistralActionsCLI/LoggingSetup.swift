@@ -81,19 +81,36 @@ struct LineLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var all = metadataProvider?.get() ?? [:]
-        all.merge(metadata) { _, new in new }
-        if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
-        if let error = event.error { all["error"] = "\(error)" }
+        // Precedence: the provider's metadata, then the handler's, then the
+        // event's own, then its error. Pairs in an array rather than merged
+        // dictionaries: a line has about ten keys, and this runs for every
+        // action.
+        var pairs: [(key: String, value: String)] = []
+        pairs.reserveCapacity(metadata.count + (event.metadata?.count ?? 0) + 1)
+        if let provided = metadataProvider?.get() { for (key, value) in provided { pairs.append((key, Self.text(value))) } }
+        for (key, value) in metadata { pairs.append((key, Self.text(value))) }
+        if let explicit = event.metadata { for (key, value) in explicit { pairs.append((key, Self.text(value))) } }
+        if let error = event.error { pairs.append(("error", "\(error)")) }
         StandardErrorLines.write(LogLine.render(
             format: format, time: Timestamp.now(), level: event.level, label: label,
-            message: "\(event.message)", metadata: all.mapValues { "\($0)" }, journal: journal
+            message: event.message.description, sortedMetadata: LogLine.sortedLastWins(pairs), journal: journal
         ))
+    }
+
+    private static func text(_ value: Logger.MetadataValue) -> String {
+        switch value {
+        case .string(let string): string
+        case .stringConvertible(let convertible): convertible.description
+        default: value.description
+        }
     }
 }
 
 /// Renders one event as one line that cannot be mistaken for several, nor
 /// carry terminal escape sequences, nor be made to grow without bound.
+///
+/// The line is built as UTF-8 bytes in one buffer: values that need no
+/// escaping (nearly all: ids, names, numbers) are copied as they are.
 enum LogLine {
     /// The longest message or metadata value kept, in UTF-8 bytes; the rest
     /// is cut (a whole server error page helps nobody and slows the writer).
@@ -129,38 +146,93 @@ enum LogLine {
         format: Configuration.LogFormat, time: String, level: Logger.Level, label: String, message: String,
         metadata: [String: String], journal: Bool = false
     ) -> String {
-        let prefix = journal ? "<\(syslogPriority(level))>" : ""
+        render(
+            format: format, time: time, level: level, label: label, message: message,
+            sortedMetadata: metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, journal: journal)
+    }
+
+    /// `pairs` sorted by key, keeping for each key the value that came last.
+    static func sortedLastWins(_ pairs: [(key: String, value: String)]) -> [(key: String, value: String)] {
+        // Sorting the positions keeps equal keys in their order of arrival.
+        let order = pairs.indices.sorted { pairs[$0].key != pairs[$1].key ? pairs[$0].key < pairs[$1].key : $0 < $1 }
+        var result: [(key: String, value: String)] = []
+        result.reserveCapacity(pairs.count)
+        for index in order {
+            if let last = result.last, last.key == pairs[index].key {
+                result[result.count - 1] = pairs[index]
+            } else {
+                result.append(pairs[index])
+            }
+        }
+        return result
+    }
+
+    /// One line from metadata already sorted by key, without duplicates.
+    static func render(
+        format: Configuration.LogFormat, time: String, level: Logger.Level, label: String, message: String,
+        sortedMetadata metadata: [(key: String, value: String)], journal: Bool = false
+    ) -> String {
+        var line = LineBytes()
+        if journal {
+            line.append("<")
+            line.append(String(syslogPriority(level)))
+            line.append(">")
+        }
         switch format {
         case .human:
             // Levels in a column; "critical" still gets its space. journald
             // stamps each line itself.
+            if !journal {
+                line.append(time)
+                line.append(" ")
+            }
             let levelName = level.rawValue
-            var text = prefix + (journal ? "" : time + " ") + levelName + String(repeating: " ", count: max(1, 8 - levelName.count))
-            text += escapedText(truncated(message))
-            for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-                text += " " + escapedKey(key) + "=" + quotedValue(truncated(value))
+            line.append(levelName)
+            for _ in 0..<max(1, 8 - levelName.utf8.count) { line.append(" ") }
+            line.appendEscaped(truncated(message), extra: .none)
+            for (key, value) in metadata {
+                line.append(" ")
+                if key.isEmpty { line.append("\"\"") } else { line.appendEscaped(key, extra: .keyDelimiters) }
+                line.append("=")
+                line.appendQuoted(truncated(value))
             }
-            return text
         case .json:
-            var fields: [String: String] = ["@timestamp": time, "level": level.rawValue, "logger": label, "message": truncated(message)]
-            var rest = metadata
-            for (key, field) in correlationFields {
-                guard fields[field] == nil, let value = rest.removeValue(forKey: key) else { continue }
-                fields[field] = truncated(value)
+            var fields: [(key: String, value: String)] = [
+                ("@timestamp", time), ("level", level.rawValue), ("logger", label), ("message", truncated(message)),
+            ]
+            var taken = Array(repeating: false, count: metadata.count)
+            for (key, field) in correlationFields where !fields.contains(where: { $0.key == field }) {
+                guard let index = Self.index(of: key, in: metadata), !taken[index] else { continue }
+                taken[index] = true
+                fields.append((field, truncated(metadata[index].value)))
             }
-            for (key, value) in rest {
+            for (index, (key, value)) in metadata.enumerated() where !taken[index] {
                 // A value named like a fixed field ("level": "critical") must not pass for it.
                 var name = key
-                while fields[name] != nil { name = "metadata." + name }
-                fields[name] = truncated(value)
+                while fields.contains(where: { $0.key == name }) { name = "metadata." + name }
+                fields.append((name, truncated(value)))
             }
-            var text = prefix + "{"
-            for (index, (key, value)) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
-                if index > 0 { text += ", " }
-                text += jsonString(key) + ": " + jsonString(value)
+            fields.sort { $0.key < $1.key }
+            line.append("{")
+            for (index, (key, value)) in fields.enumerated() {
+                if index > 0 { line.append(", ") }
+                line.appendJSONString(key)
+                line.append(": ")
+                line.appendJSONString(value)
             }
-            return text + "}"
+            line.append("}")
         }
+        return line.string
+    }
+
+    private static func index(of key: String, in sorted: [(key: String, value: String)]) -> Int? {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let middle = low + (high - low) / 2
+            if sorted[middle].key < key { low = middle + 1 } else { high = middle }
+        }
+        return low < sorted.count && sorted[low].key == key ? low : nil
     }
 
     /// `value` cut after ``maximumValueBytes`` bytes of UTF-8, on a scalar
@@ -195,65 +267,130 @@ enum LogLine {
 
     /// Human format: controls as visible escapes (`\n`, `\x1b`, `\u2028`),
     /// and `\` doubled so that an escape in the line always means one.
-    static func escapedText(_ value: String, alsoEscaping extra: Set<Unicode.Scalar> = []) -> String {
-        guard value.unicodeScalars.contains(where: { isControl($0) || $0 == "\\" || extra.contains($0) }) else {
-            return value
+    static func escapedText(_ value: String) -> String {
+        var line = LineBytes()
+        line.appendEscaped(value, extra: .none)
+        return line.string
+    }
+}
+
+/// Which printable ASCII characters a human-format part escapes besides
+/// controls and `\`.
+enum ExtraEscapes {
+    case none
+    /// A key never holds a space, `=` or `"`, so it cannot end early and
+    /// start a forged `key=value`.
+    case keyDelimiters
+
+    func contains(_ byte: UInt8) -> Bool {
+        switch self {
+        case .none: false
+        case .keyDelimiters: byte == UInt8(ascii: " ") || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
         }
-        var result = ""
-        result.reserveCapacity(value.utf8.count + 8)
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case "\\": result += "\\\\"
-            case _ where isControl(scalar) || extra.contains(scalar):
-                result += scalar.value > 0xFF ? "\\u" + hex(scalar.value, digits: 4) : "\\x" + hex(scalar.value, digits: 2)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result
+    }
+}
+
+/// A log line's UTF-8 bytes as they are built.
+struct LineBytes {
+    private(set) var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(256) }
+
+    var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
-    /// Human format: a key never holds a space, `=` or `"`, so it cannot
-    /// end early and start a forged `key=value`.
-    static func escapedKey(_ key: String) -> String {
-        key.isEmpty ? "\"\"" : escapedText(key, alsoEscaping: [" ", "=", "\""])
+    /// Whether the bytes are printable ASCII other than `\` and the extras:
+    /// such text is written as it is.
+    private static func isPlain(_ utf8: UnsafeBufferPointer<UInt8>, extra: ExtraEscapes) -> Bool {
+        for byte in utf8 where byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\\") || extra.contains(byte) {
+            return false
+        }
+        return true
+    }
+
+    /// Human format: controls as visible escapes (`\n`, `\x1b`, `\u2028`),
+    /// `\` doubled so that an escape in the line always means one.
+    mutating func appendEscaped(_ text: String, extra: ExtraEscapes) {
+        var text = text
+        let plain = text.withUTF8 { utf8 in
+            guard Self.isPlain(utf8, extra: extra) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        guard !plain else { return }
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": append("\\n")
+            case "\r": append("\\r")
+            case "\t": append("\\t")
+            case "\\": append("\\\\")
+            case _ where LogLine.isControl(scalar) || (scalar.isASCII && extra.contains(UInt8(truncatingIfNeeded: scalar.value))):
+                append(scalar.value > 0xFF ? "\\u" : "\\x")
+                appendHex(scalar.value, digits: scalar.value > 0xFF ? 4 : 2)
+            default: appendScalar(scalar)
+            }
+        }
     }
 
     /// Human format: a value in quotes when it is empty or holds a space,
     /// `=` or `"` (inner quotes escaped), so it cannot pass for more pairs.
-    static func quotedValue(_ value: String) -> String {
-        let escaped = escapedText(value)
-        guard escaped.isEmpty || escaped.contains(where: { $0 == " " || $0 == "=" || $0 == "\"" }) else {
-            return escaped
+    mutating func appendQuoted(_ value: String) {
+        let start = bytes.count
+        appendEscaped(value, extra: .none)
+        let needsQuotes = bytes.count == start
+            || bytes[start...].contains { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: "\"") }
+        guard needsQuotes else { return }
+        var quoted: [UInt8] = [UInt8(ascii: "\"")]
+        quoted.reserveCapacity(bytes.count - start + 4)
+        for byte in bytes[start...] {
+            if byte == UInt8(ascii: "\"") { quoted.append(UInt8(ascii: "\\")) }
+            quoted.append(byte)
         }
-        return "\"" + escaped.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        quoted.append(UInt8(ascii: "\""))
+        bytes.replaceSubrange(start..., with: quoted)
     }
 
     /// A JSON string literal: quotes, backslashes and every control (C0,
     /// DEL, C1, U+2028/9) escaped; other characters as UTF-8. A Swift
     /// string holds only valid Unicode, so the line is valid UTF-8 JSON.
-    static func jsonString(_ value: String) -> String {
-        var result = "\""
-        result.reserveCapacity(value.utf8.count + 2)
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where isControl(scalar): result += "\\u" + hex(scalar.value, digits: 4)
-            default: result.unicodeScalars.append(scalar)
+    mutating func appendJSONString(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var value = value
+        let plain = value.withUTF8 { utf8 in
+            guard Self.isPlain(utf8, extra: .none), !utf8.contains(UInt8(ascii: "\"")) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if !plain {
+            for scalar in value.unicodeScalars {
+                switch scalar {
+                case "\"": append("\\\"")
+                case "\\": append("\\\\")
+                case "\n": append("\\n")
+                case "\r": append("\\r")
+                case "\t": append("\\t")
+                case _ where LogLine.isControl(scalar):
+                    append("\\u")
+                    appendHex(scalar.value, digits: 4)
+                default: appendScalar(scalar)
+                }
             }
         }
-        return result + "\""
+        bytes.append(UInt8(ascii: "\""))
     }
 
-    private static func hex(_ value: UInt32, digits: Int) -> String {
+    private mutating func appendScalar(_ scalar: Unicode.Scalar) {
+        UTF8.encode(scalar) { bytes.append($0) }
+    }
+
+    private mutating func appendHex(_ value: UInt32, digits: Int) {
         let text = String(value, radix: 16)
-        return String(repeating: "0", count: max(0, digits - text.count)) + text
+        for _ in 0..<max(0, digits - text.utf8.count) { bytes.append(UInt8(ascii: "0")) }
+        append(text)
     }
 }
 
@@ -289,16 +426,42 @@ enum JournalStream {
 }
 
 enum Timestamp {
+    /// The current UTC time as `2026-11-25T02:10:00.123Z`.
     static func now() -> String {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         var parts = tm()
         var seconds = time.tv_sec
         gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(time.tv_nsec / 1_000_000)
-        )
+        return format(
+            year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
+            hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec),
+            millisecond: Int(time.tv_nsec / 1_000_000))
+    }
+
+    /// Digits written one by one (no format string: this runs for every
+    /// log line). Each field is reduced to its width, so the text keeps its
+    /// shape whatever the clock says.
+    static func format(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, millisecond: Int) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor &*= 10 }
+            var rest = abs(value % (divisor &* 10))
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        digits(year, 4); bytes.append(UInt8(ascii: "-"))
+        digits(month, 2); bytes.append(UInt8(ascii: "-"))
+        digits(day, 2); bytes.append(UInt8(ascii: "T"))
+        digits(hour, 2); bytes.append(UInt8(ascii: ":"))
+        digits(minute, 2); bytes.append(UInt8(ascii: ":"))
+        digits(second, 2); bytes.append(UInt8(ascii: "."))
+        digits(millisecond, 3); bytes.append(UInt8(ascii: "Z"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

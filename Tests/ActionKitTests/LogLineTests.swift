@@ -253,3 +253,38 @@ struct LogLineShippingTests {
         #expect(!JournalStream.matches(variable: matching, fileDescriptor: -1))
     }
 }
+
+/// The pieces of a line built for every action: the time stamp written digit
+/// by digit, and the handler's metadata in order of precedence.
+@Suite("Log line building blocks")
+struct LogLineBuildingBlockTests {
+    @Test("time stamps have a fixed shape, zero-padded, whatever the fields hold")
+    func timestampShape() {
+        #expect(Timestamp.format(year: 2026, month: 1, day: 2, hour: 3, minute: 4, second: 5, millisecond: 6)
+            == "2026-01-02T03:04:05.006Z")
+        #expect(Timestamp.format(year: 1999, month: 12, day: 31, hour: 23, minute: 59, second: 60, millisecond: 999)
+            == "1999-12-31T23:59:60.999Z")
+        // Out-of-range fields keep their width instead of growing the stamp.
+        let odd = Timestamp.format(year: 123_456, month: -7, day: 100, hour: 0, minute: 0, second: 0, millisecond: 1000)
+        #expect(odd.utf8.count == 24, "\(odd)")
+        let now = Timestamp.now()
+        #expect(now.utf8.count == 24 && now.hasSuffix("Z") && now.utf8.allSatisfy { $0 < 0x80 }, "\(now)")
+    }
+
+    @Test("metadata: sorted by key, a later value for a key replaces an earlier one")
+    func lastWins() {
+        let sorted = LogLine.sortedLastWins([
+            ("b", "handler"), ("a", "provider"), ("b", "event"), ("c", "1"), ("a", "handler"), ("error", "boom"),
+        ])
+        #expect(sorted.map(\.key) == ["a", "b", "c", "error"])
+        #expect(sorted.map(\.value) == ["handler", "event", "1", "boom"])
+    }
+
+    @Test("the handler writes the event's own metadata over the logger's")
+    func handlerPrecedence() {
+        let human = LogLine.render(
+            format: .human, time: "T", level: .info, label: "l", message: "m",
+            sortedMetadata: LogLine.sortedLastWins([("k", "logger"), ("k", "event")]))
+        #expect(human == "T info    m k=event")
+    }
+}
