@@ -58,19 +58,37 @@ public struct ActionDescriptor: Sendable {
     ///   ill-typed parameter.
     public func instantiate(input: JSONObject) throws(ActionInputError) -> any MistralAction {
         let action = type.init()
-        let parameters = ParameterReflection.parameters(of: action)
-        let catchAll = ParameterReflection.keywordArguments(of: action)
+        // One reflection pass for the storage of the new instance; names,
+        // defaults and the catch-all's name come from the definitions read
+        // once when the descriptor was made (same order: declaration order).
+        var storages: [any AnyParameter] = []
+        storages.reserveCapacity(parameters.count)
+        var catchAll: (any AnyKeywordArguments)?
+        for child in Mirror(reflecting: action).children {
+            if let parameter = child.value as? any AnyParameter {
+                storages.append(parameter)
+            } else if keywordArguments != nil, catchAll == nil, let arguments = child.value as? any AnyKeywordArguments {
+                catchAll = arguments
+            }
+        }
+        var definitions = parameters
+        if storages.count != definitions.count {
+            // An action whose stored properties differ between instances:
+            // this instance's own definitions.
+            let found = ParameterReflection.parameters(of: action)
+            definitions = found.map(\.definition)
+            storages = found.map(\.parameter)
+        }
         var problems: [ActionInputError.Problem] = []
-        var seen = Set<String>()
+        var seen = Array(repeating: false, count: definitions.count)
         var extra = JSONObject()
         for (key, value) in input {
-            seen.insert(key)
-            guard let parameter = parameters.first(where: { $0.definition.name == key }) else {
-                if let catchAll {
+            guard let index = definitions.firstIndex(where: { $0.name == key }) else {
+                if let catchAll, let catchAllName = keywordArguments?.name {
                     // Mistral instantiates the registered stub and sends its
                     // attributes: the keyword arguments arrive as one object
                     // under their own name (`kwargs: {...}`).
-                    if key == catchAll.definition.name, case .object(let members) = value {
+                    if key == catchAllName, case .object(let members) = value {
                         for (name, member) in members { extra.updateValue(member, forKey: name) }
                     } else {
                         extra.updateValue(value, forKey: key)
@@ -80,14 +98,15 @@ public struct ActionDescriptor: Sendable {
                 }
                 continue
             }
+            seen[index] = true
             do {
-                try parameter.assign(value)
+                try storages[index].assign(value)
             } catch {
                 problems.append(.wrongType(name: key, expected: error.expected, got: value))
             }
         }
-        for parameter in parameters where parameter.definition.isRequired && !seen.contains(parameter.definition.name) {
-            problems.append(.missing(name: parameter.definition.name))
+        for (index, parameter) in definitions.enumerated() where parameter.isRequired && !seen[index] {
+            problems.append(.missing(name: parameter.name))
         }
         guard problems.isEmpty else {
             throw ActionInputError(action: name, problems: problems)

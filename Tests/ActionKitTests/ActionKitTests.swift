@@ -30,6 +30,16 @@ struct SampleAction: MistralAction {
     }
 }
 
+/// A parameter and a `**kwargs` catch-all.
+struct KeywordSample: MistralAction {
+    static let name = "sample.things.filter"
+    static let description = "Keyword arguments."
+    @Parameter(default: 1) var limit: Int
+    @KeywordArguments var filters: JSONObject
+    init() {}
+    func run(context: ActionContext) async throws -> JSON { ["limit": .integer(Int64(limit)), "filters": .object(filters)] }
+}
+
 struct OtherSample: MistralAction {
     static let name = "sample.things.do_it"
     static let description = "Same name as SampleAction."
@@ -57,6 +67,17 @@ struct ActionDeclarationTests {
             actionName: "x", security: RequestContext(), execution: ExecutionContext(), logger: .init(label: "test")
         ))
         #expect(output == ["volume_id": "v1", "backup_name": "b", "snapshot_id": nil, "incremental": false, "max_chain_length": 3])
+    }
+
+    @Test("keyword arguments: loose keys and the stub's kwargs object both land in the catch-all; each instance has its own values")
+    func keywordArguments() async throws {
+        let descriptor = ActionDescriptor(KeywordSample.self)
+        let context = ActionContext(actionName: "x", security: RequestContext(), execution: ExecutionContext(), logger: .init(label: "test"))
+        let loose = try descriptor.instantiate(input: ["name": "ubuntu", "limit": 3])
+        let wrapped = try descriptor.instantiate(input: ["kwargs": ["status": "active"]])
+        #expect(try await loose.run(context: context) == ["limit": 3, "filters": ["name": "ubuntu"]])
+        #expect(try await wrapped.run(context: context) == ["limit": 1, "filters": ["status": "active"]])
+        #expect(throws: ActionInputError.self) { try descriptor.instantiate(input: ["limit": "three"]) }
     }
 
     @Test("every problem with the input is reported at once")
