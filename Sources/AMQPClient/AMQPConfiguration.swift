@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How an ``AMQPConnection`` connects, keeps its connection alive and reconnects.
 public struct AMQPConfiguration: Sendable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import Synchronization
 
@@ -68,12 +72,10 @@ public final class AMQPConnection: Sendable {
         let logger = self.logger
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (finished: UnsafeContinuation<Void, Never>) in
-                let thread = Thread {
+                startDetachedThread(name: "amqp-connection") {
                     ConnectionLoop(shared: shared, configuration: configuration, logger: logger).run()
                     finished.resume()
                 }
-                thread.name = "amqp-connection"
-                thread.start()
             }
         } onCancel: {
             shared.requestStop()

@@ -1,6 +1,10 @@
 import ActionKit
 import CheckedNumbers
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import PostgresClient
 
@@ -285,7 +289,7 @@ public struct ActionTableSync: Sendable {
     /// A PostgreSQL array literal (`{"a","b"}`) for a text[] parameter.
     static func textArrayLiteral(_ values: [String]) -> String {
         "{" + values.map { value in
-            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            "\"" + replacingLiterally(replacingLiterally(value, "\\", with: "\\\\"), "\"", with: "\\\"") + "\""
         }.joined(separator: ",") + "}"
     }
 

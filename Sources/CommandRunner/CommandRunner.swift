@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Runs local commands without a shell.
 ///
@@ -85,11 +89,9 @@ public enum CommandRunner {
         let control = try RunControl(stageCount: commands.count)
         let outcome = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<PipelineExecution.Outcome, Never>) in
-                let thread = Thread {
+                startDetachedThread(name: "command-runner") {
                     continuation.resume(returning: PipelineExecution(commands: commands, options: options, control: control).run())
                 }
-                thread.name = "command-runner"
-                thread.start()
             }
         } onCancel: {
             control.cancel()

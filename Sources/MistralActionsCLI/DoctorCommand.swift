@@ -1,7 +1,16 @@
 import AMQPClient
 import ActionSync
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Logging
 import OsloConfig
 import OsloMessaging

@@ -1,7 +1,11 @@
 import ActionKit
 import ActionSync
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import OrderedJSON
 import OsloConfig
 import PostgresClient
@@ -154,7 +158,13 @@ struct MarkdownTable {
 
     func render() -> String {
         func escape(_ cell: String) -> String {
-            cell.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+            String(String.UnicodeScalarView(cell.unicodeScalars.flatMap { scalar -> [Unicode.Scalar] in
+                switch scalar {
+                case "|": return ["\\", "|"]
+                case "\n": return [" "]
+                default: return [scalar]
+                }
+            }))
         }
         var lines = ["| " + headers.map(escape).joined(separator: " | ") + " |"]
         lines.append("|" + headers.map { _ in "---" }.joined(separator: "|") + "|")

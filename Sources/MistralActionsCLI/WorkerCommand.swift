@@ -4,7 +4,11 @@ import ActionKit
 import ActionSync
 import ArgumentParser
 import CoreMetrics
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import OpenStackClient
 import OsloConfig

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 // Bridging between `JSON` and Codable types. Not for the hot path: the
 // helpers go through Foundation's JSONEncoder/JSONDecoder.

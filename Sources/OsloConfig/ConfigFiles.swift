@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where configuration comes from, in the order oslo processes
 /// `--config-file` and `--config-dir` arguments.
@@ -62,8 +66,8 @@ public struct ConfigFiles: Sendable {
     /// The `*.conf` files directly in `path`, sorted by code point as Python's
     /// `sorted(glob(...))`; names starting with a dot are skipped, as glob does.
     public static func configurationFiles(inDirectory path: String) throws(ConfigError) -> [String] {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        var isDirectory = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory else {
             throw ConfigError(
                 code: .unreadableFile, message: "configuration directory not found", file: path)
         }
@@ -73,7 +77,7 @@ public struct ConfigFiles: Sendable {
         } catch {
             throw ConfigError(
                 code: .unreadableFile,
-                message: "cannot list configuration directory: \(error.localizedDescription)", file: path)
+                message: "cannot list configuration directory: \(fileErrorDescription(error))", file: path)
         }
         let directory = path.hasSuffix("/") ? path : path + "/"
         return names

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension Configuration {
     /// Reads `files` in order, then the `*.conf` files of each directory in
@@ -133,7 +137,7 @@ extension Configuration {
             for entry in file.entries
             where ConfigFiles.normalized(section: entry.section) == ownSection && !ownNames.contains(entry.key) {
                 var message = "unknown option, ignored"
-                let underscored = entry.key.replacingOccurrences(of: "-", with: "_").lowercased()
+                let underscored = replacingLiterally(entry.key, "-", with: "_").lowercased()
                 if ownNames.contains(underscored) {
                     message += "; did you mean \(underscored)?"
                 } else if let elsewhere = schema.options.first(where: { $0.name == entry.key }) {

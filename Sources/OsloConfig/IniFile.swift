@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One `key = value` assignment in a configuration file.
 public struct IniEntry: Sendable, Hashable {
@@ -79,11 +83,11 @@ public struct IniFile: Sendable, Hashable {
             ConfigError(code: .unreadableFile, message: "cannot read configuration file: \(message)", file: path)
         }
         let fileManager = FileManager.default
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard fileManager.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw failure("no such file")
         }
-        if isDirectory.boolValue {
+        if isDirectory {
             throw failure("it is a directory (pass directories as configuration directories)")
         }
         guard fileManager.isReadableFile(atPath: path) else {
@@ -93,7 +97,7 @@ public struct IniFile: Sendable, Hashable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw failure(error.localizedDescription)
+            throw failure(fileErrorDescription(error))
         }
         guard var text = String(data: data, encoding: .utf8) else {
             throw failure("it is not UTF-8 text")

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A value set on top of every configuration file (a command-line flag, a test).
 public struct ConfigOverride: Sendable, Hashable {
@@ -115,8 +119,8 @@ extension LoadedConfiguration {
             if let foundAs = value.foundAs { source += " (as \(foundAs))" }
             lines.append(source)
             // `$` is doubled so that the output reads back as the same values.
-            let shown = (revealingSecrets ? value.value : value.displayValue)?
-                .replacingOccurrences(of: "$", with: "$$")
+            let shown = (revealingSecrets ? value.value : value.displayValue)
+                .map { replacingLiterally($0, "$", with: "$$") }
             guard let shown, value.value != nil else {
                 lines.append("#\(value.option.name) = \(SecretMasking.unset)")
                 continue

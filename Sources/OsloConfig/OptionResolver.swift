@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where a value is, for messages.
 struct ValueContext: Sendable {
@@ -66,7 +70,7 @@ struct OptionResolver {
         throws(ConfigError) -> String
     {
         guard text.contains("$") else { return text }
-        let scalars = Array(text.replacingOccurrences(of: "\\$", with: "$$").unicodeScalars)
+        let scalars = Array(replacingLiterally(text, "\\$", with: "$$").unicodeScalars)
         func isNameStart(_ scalar: Unicode.Scalar) -> Bool {
             scalar == "_" || (scalar.isASCII && scalar.properties.isAlphabetic)
         }

@@ -1,5 +1,9 @@
 import CheckedNumbers
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A value that does not parse as the expected type; the loader adds the file,
 /// line, section and key (``ConfigError``).
@@ -161,7 +165,7 @@ public enum OsloValue {
     /// A URL with a scheme (`rabbit://…`, `postgresql+psycopg2://…`). Only the
     /// form is checked: multi-host transport URLs are not valid RFC 3986 URLs.
     public static func url(_ text: String) throws(InvalidValue) -> String {
-        guard let separator = text.range(of: "://") else {
+        guard let separator = text.firstRange(of: "://") else {
             throw InvalidValue("expected a URL of the form scheme://...")
         }
         let scheme = text[..<separator.lowerBound]
@@ -316,7 +320,7 @@ func isIPv4Address(_ text: String) -> Bool {
 
 func isIPv6Address(_ text: String) -> Bool {
     guard text.contains(":") else { return false }
-    var groups = text.components(separatedBy: ":")
+    var groups = text.unicodeScalars.split(separator: ":", omittingEmptySubsequences: false).map { String($0) }
     var maximumGroups = 8
     if let last = groups.last, last.contains(".") {
         // An embedded IPv4 address (`::ffff:10.0.0.1`) counts as two groups.
@@ -325,7 +329,7 @@ func isIPv6Address(_ text: String) -> Bool {
         groups.append("0")
         maximumGroups = 7
     }
-    let compressions = text.components(separatedBy: "::").count - 1
+    let compressions = countingLiterally(text, "::")
     guard compressions <= 1, !text.contains(":::") else { return false }
     // "::" yields empty groups at the compression point; ":" alone at an end does not count.
     if compressions == 0 {

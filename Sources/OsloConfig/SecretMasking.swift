@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Hides secrets in values that are printed: `config show`, warnings, errors.
 public enum SecretMasking {
@@ -27,7 +31,7 @@ public enum SecretMasking {
     ///     rabbit://mistral:****@10.0.0.1:5672,mistral:****@10.0.0.2:5672/
     public static func maskingURLCredentials(_ url: String) -> String {
         // Without a scheme (a malformed value in an error message), treat it all as authority.
-        let restStart = url.range(of: "://")?.upperBound ?? url.startIndex
+        let restStart = url.firstRange(of: "://")?.upperBound ?? url.startIndex
         let rest = url[restStart...]
         // The query may hold '@' (an e-mail address); user information cannot follow it.
         let queryStart = rest.firstIndex { $0 == "?" || $0 == "#" } ?? rest.endIndex

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where and how to connect: the parts of a PostgreSQL URL, as libpq
 /// connection parameters.
@@ -88,10 +92,22 @@ public struct PostgresConfiguration: Sendable, Equatable, CustomStringConvertibl
             && lhs.password == rhs.password && lhs.database == rhs.database && lhs.options == rhs.options
     }
 
+    /// Percent-escapes every byte of the UTF-8 form but ASCII letters, digits and `-._~`.
     private static func escapeURLComponent(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+        let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                bytes.append(byte)
+            default:
+                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
@@ -137,7 +153,7 @@ extension PostgresConfiguration {
             PostgresError(code: .invalidURL, message: "\(reason) in database URL \(redacted)")
         }
 
-        guard let schemeEnd = url.range(of: "://") else {
+        guard let schemeEnd = url.firstRange(of: "://") else {
             throw invalid("missing \"scheme://\" (expected postgresql://user:password@host:port/database)")
         }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
@@ -272,22 +288,53 @@ extension PostgresConfiguration {
 
     /// Percent-decoding for user, password, host and database (a '+' stays a '+').
     private static func percentDecoded(_ text: Substring, what: String, in redacted: String) throws -> String {
-        guard let decoded = String(text).removingPercentEncoding else {
+        guard let decoded = removingPercentEscapes(text) else {
             throw PostgresError(code: .invalidURL, message: "invalid percent-escape in the \(what) of database URL \(redacted)")
         }
         return decoded
     }
 
+    /// `text` with its `%XX` escapes decoded; nil when an escape is not two
+    /// hex digits or the decoded bytes are not UTF-8.
+    static func removingPercentEscapes(_ text: Substring) -> String? {
+        func hexValue(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        let input = Array(text.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count)
+        var index = 0
+        while index < input.count {
+            let byte = input[index]
+            guard byte == UInt8(ascii: "%") else {
+                output.append(byte)
+                index += 1
+                continue
+            }
+            guard input.count - index >= 3, let high = hexValue(input[index + 1]), let low = hexValue(input[index + 2]) else {
+                return nil
+            }
+            output.append(high << 4 | low)
+            index += 3
+        }
+        return String(validating: output, as: UTF8.self)
+    }
+
     /// Query-string decoding: '+' is a space, then percent-escapes.
     private static func formDecoded(_ text: Substring, what: String, in redacted: String) throws -> String {
-        try percentDecoded(Substring(text.replacingOccurrences(of: "+", with: " ")), what: what, in: redacted)
+        try percentDecoded(Substring(replacingLiterally(String(text), "+", with: " ")), what: what, in: redacted)
     }
 
     /// The URL with the password (user information and `password=` options)
     /// replaced by `***`, for messages about URLs that may not even parse.
     public static func redactingPassword(in url: String) -> String {
         var text = url
-        if let schemeEnd = text.range(of: "://") {
+        if let schemeEnd = text.firstRange(of: "://") {
             let afterScheme = text[schemeEnd.upperBound...]
             // Over-redact rather than leak: from the first ':' to the last '@'.
             if let at = afterScheme.lastIndex(of: "@"),

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A Swift type a column value decodes to. Non-optional types reject NULL;
 /// `Optional` decodes NULL as nil.
@@ -26,17 +30,6 @@ extension PostgresCell {
             return try decoder.decode(type, from: Data(text.utf8))
         } catch {
             throw decodingError(type, reason: "invalid JSON for this type: \(error)")
-        }
-    }
-
-    /// Decodes a json, jsonb or text value into Foundation objects
-    /// (`[String: Any]`, `[Any]`, `String`, `NSNumber`, `NSNull`).
-    public func decodeJSONObject() throws(PostgresError) -> Any {
-        let text = try requireText(as: Any.self, accepting: PostgresCell.jsonTypes)
-        do {
-            return try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
-        } catch {
-            throw decodingError(Any.self, reason: "invalid JSON: \(error.localizedDescription)")
         }
     }
 

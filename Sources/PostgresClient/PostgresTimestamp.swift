@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Conversions between `Date` and PostgreSQL's ISO text form of `timestamp`,
 /// `timestamptz` and `date`, done with integer calendar arithmetic (proleptic

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A statement parameter: sent separately from the SQL text (`$1`, `$2`, ...),
 /// so no value is ever spliced into SQL.

@@ -1,5 +1,9 @@
 import CheckedNumbers
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The texts of the errors the worker reports to Mistral. Each names the
 /// action and says what happened and, where it helps, what to do.

@@ -1,6 +1,10 @@
 import ActionKit
 import Logging
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import OpenStackClient
 import OrderedJSON
 

@@ -1,5 +1,9 @@
 import ActionKit
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import OpenStackClient
 import OrderedJSON
 

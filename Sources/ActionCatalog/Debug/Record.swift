@@ -1,6 +1,15 @@
 import ActionKit
 import CheckedNumbers
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import OrderedJSON
 
 /// The file `debug.record` appends to (`[mistral_actions] debug_record_file`).

@@ -1,6 +1,10 @@
 import ActionKit
 import CommandRunner
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 import OrderedJSON
 import OsloMessaging
@@ -147,7 +151,7 @@ struct Exec: MistralAction {
 
     /// `; stderr: <the end of standard error>`, or nothing when it is empty.
     private func errorQuote(_ result: CommandResult) -> String {
-        let text = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = Self.trimmingWhitespace(result.standardError)
         guard !text.isEmpty else { return "" }
         let bytes = Array(text.utf8)
         guard bytes.count > Self.quotedErrorLimit else { return "; stderr: \(text)" }
@@ -155,6 +159,13 @@ struct Exec: MistralAction {
     }
 
     /// Whole milliseconds, `Int64.max` beyond (no overflow trap).
+    /// `text` without leading and trailing white space (newlines included).
+    static func trimmingWhitespace(_ text: String) -> String {
+        let start = text.firstIndex { !$0.isWhitespace } ?? text.endIndex
+        let end = text[start...].lastIndex { !$0.isWhitespace }.map { text.index(after: $0) } ?? start
+        return String(text[start..<end])
+    }
+
     static func milliseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
         let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1000)

@@ -1,4 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// Held while spawning, and while creating a pipe where close-on-exec cannot
@@ -207,14 +216,11 @@ struct PipelineExecution {
     /// being reused until the group has been killed.
     private func startExitWatcher(stage: Int, processID: pid_t) {
         let control = self.control
-        let thread = Thread {
+        startDetachedThread(name: "command-wait", stackSize: 256 * 1024) {
             var information = siginfo_t()
             while waitid(P_PID, id_t(processID), &information, WEXITED | WNOWAIT) != 0, errno == EINTR {}
             control.markExited(stage: stage)
         }
-        thread.name = "command-runner-wait"
-        thread.stackSize = 256 * 1024
-        thread.start()
     }
 
     private struct Supervised {
