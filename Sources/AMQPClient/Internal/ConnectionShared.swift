@@ -156,6 +156,42 @@ final class ConnectionShared: Sendable {
         }
     }
 
+    /// Sleeps in poll() until the wake-up pipe or `socket` is readable or
+    /// `timeoutMilliseconds` pass; returns at once when commands are queued.
+    /// `descriptors` has room for two entries. Returns whether it slept.
+    ///
+    /// Why no wake-up is lost: the "sleeping" flag is set under the queue's
+    /// lock in the same critical section that finds the queue empty
+    /// (``prepareToSleep()``), and ``submit(_:)`` appends and reads the flag
+    /// under that lock too. So a command is either queued before that check
+    /// (the thread sees it and does not sleep) or after it (its producer sees
+    /// the flag and writes the pipe, which makes the coming poll() return at
+    /// once, even if the write lands before poll() starts). Only the first
+    /// producer after the flag is set writes (it clears the flag): a
+    /// producer that enqueues while a wake-up is already pending, or while
+    /// the thread is awake in a turn, makes no system call.
+    @discardableResult
+    func waitForWork(
+        timeoutMilliseconds: Int32, socket: Int32?, descriptors: UnsafeMutablePointer<pollfd>,
+        beforePoll: (() -> Void)? = nil
+    ) -> Bool {
+        guard prepareToSleep() else {
+            return false
+        }
+        beforePoll?()
+        descriptors[0] = pollfd(fd: wake.readDescriptor, events: Int16(POLLIN), revents: 0)
+        var count: nfds_t = 1
+        if let socket {
+            descriptors[1] = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            count = 2
+        }
+        let result = poll(descriptors, count, timeoutMilliseconds)
+        if result > 0, descriptors[0].revents != 0 {
+            wake.drain()
+        }
+        return true
+    }
+
     var stopRequested: Bool {
         state.withLock { $0.stopRequested }
     }
@@ -245,8 +281,17 @@ final class WakeSignal: Sendable {
         _ = write(writeDescriptor, &byte, 1)
     }
 
-    func drain() {
+    /// Empties the pipe; returns how many wake-ups it held.
+    @discardableResult
+    func drain() -> Int {
         var buffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        while withUnsafeMutableBytes(of: &buffer, { read(readDescriptor, $0.baseAddress, $0.count) }) > 0 {}
+        var total = 0
+        while true {
+            let count = withUnsafeMutableBytes(of: &buffer) { read(readDescriptor, $0.baseAddress, $0.count) }
+            guard count > 0 else {
+                return total
+            }
+            total += count
+        }
     }
 }

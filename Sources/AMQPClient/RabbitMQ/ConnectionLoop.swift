@@ -111,6 +111,13 @@ final class ConnectionLoop {
     private var topology = TopologyRecord()
     private var confirms = ConfirmWindow<PendingConfirm>()
     private var partialDelivery: PartialDelivery?
+    /// Delivery tags of the consumer channel not settled yet.
+    private var unacked = UnackedDeliveries()
+    /// Single acks of the current consumer channel asked for in this turn,
+    /// sent together (``flushAcks()``) before the next consumer-channel
+    /// operation or at the end of the turn's commands.
+    private var pendingAcks: [UInt64] = []
+    private var ackPlan: [UnackedDeliveries.Ack] = []
     private var partialReturn: PartialReturn?
 
     private var schedule: ReconnectSchedule
@@ -158,11 +165,15 @@ final class ConnectionLoop {
             if let session, !session.consumerChannelOpen, !topology.consumerOrder.isEmpty {
                 try ensureConsumerChannel()
             }
-            var work = try runHeldPublishes()
-            work += try runWaitingCommands()
-            work += try runIncomingCommands()
-            let frames = try pumpFrames(limit: 4096)
-            if work == 0, frames == 0, let session {
+            _ = try runHeldPublishes()
+            _ = try runWaitingCommands()
+            _ = try runIncomingCommands()
+            try flushAcks()
+            let framesLeft = try pumpFrames(limit: 4096)
+            // Everything readable was read (librabbitmq's own queue included)
+            // and nothing else waits for this thread: sleep until the socket
+            // or a producer wakes it, without an extra empty turn.
+            if !framesLeft, let session, !hasInternalWork(session) {
                 var timeout = configuration.pollInterval
                 if session.heartbeatSeconds > 0 {
                     timeout = min(timeout, .milliseconds(session.heartbeatSeconds * 250))
@@ -197,21 +208,22 @@ final class ConnectionLoop {
         sleep(for: min(until - now, .seconds(1)), socket: nil)
     }
 
-    /// Sleeps in poll() until the socket is readable, a command arrives or the timeout passes.
+    /// Work this thread owes itself, without new commands or frames.
+    private func hasInternalWork(_ session: Session) -> Bool {
+        if !session.consumerChannelOpen, !topology.consumerOrder.isEmpty {
+            return true
+        }
+        if !session.blocked, !heldPublishes.isEmpty {
+            return true
+        }
+        return !waiting.isEmpty || !pendingAcks.isEmpty
+    }
+
+    /// Sleeps in poll() until the socket is readable, a command arrives or
+    /// the timeout passes (see ``ConnectionShared/waitForWork(timeoutMilliseconds:socket:descriptors:beforePoll:)``
+    /// for why no wake-up is lost).
     private func sleep(for timeout: Duration, socket: Int32?) {
-        guard shared.prepareToSleep() else {
-            return
-        }
-        pollDescriptors[0] = pollfd(fd: shared.wake.readDescriptor, events: Int16(POLLIN), revents: 0)
-        var count: nfds_t = 1
-        if let socket {
-            pollDescriptors[1] = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-            count = 2
-        }
-        let result = poll(pollDescriptors, count, timeout.pollMilliseconds)
-        if result > 0, pollDescriptors[0].revents != 0 {
-            shared.wake.drain()
-        }
+        shared.waitForWork(timeoutMilliseconds: timeout.pollMilliseconds, socket: socket, descriptors: pollDescriptors)
     }
 
     // MARK: Commands
@@ -295,6 +307,14 @@ final class ConnectionLoop {
     /// Runs one command on the live connection. Every path resumes the
     /// command's continuation; only a broken connection is thrown.
     private func execute(_ command: Command) throws {
+        switch command {
+        case .acknowledge, .publish, .declareExchange, .declareQueue, .bindQueue, .unbindQueue, .purgeQueue,
+             .deleteQueue, .deleteExchange:
+            break
+        case .setPrefetch, .consume, .cancelConsumer:
+            // Acks asked for earlier go out before anything else on the consumer channel.
+            try flushAcks()
+        }
         switch command {
         case .publish(let request, let continuation):
             if let session, session.blocked {
@@ -439,17 +459,56 @@ final class ConnectionLoop {
             )
             return
         }
+        let tag = acknowledgement.deliveryTag
+        if case .ack(multiple: false) = acknowledgement.kind {
+            // Sent with the turn's other single acks (``flushAcks()``).
+            pendingAcks.append(tag)
+            return
+        }
+        // Everything else keeps its order after the acks asked for before it.
+        try flushAcks()
         let status: Int32
         switch acknowledgement.kind {
         case .ack(let multiple):
-            status = amqp_basic_ack(session.state, ChannelNumber.consumer, acknowledgement.deliveryTag, multiple.amqpBoolean)
+            status = amqp_basic_ack(session.state, ChannelNumber.consumer, tag, multiple.amqpBoolean)
+            unacked.settle(tag, multiple: multiple)
         case .nack(let multiple, let requeue):
-            status = amqp_basic_nack(session.state, ChannelNumber.consumer, acknowledgement.deliveryTag, multiple.amqpBoolean, requeue.amqpBoolean)
+            status = amqp_basic_nack(session.state, ChannelNumber.consumer, tag, multiple.amqpBoolean, requeue.amqpBoolean)
+            unacked.settle(tag, multiple: multiple)
         case .reject(let requeue):
-            status = amqp_basic_reject(session.state, ChannelNumber.consumer, acknowledgement.deliveryTag, requeue.amqpBoolean)
+            status = amqp_basic_reject(session.state, ChannelNumber.consumer, tag, requeue.amqpBoolean)
+            unacked.settle(tag, multiple: false)
         }
         guard status == RabbitMQStatus.ok else {
-            throw ConnectionLost(error: libraryFailure(status, "acknowledging delivery \(acknowledgement.deliveryTag)"))
+            throw ConnectionLost(error: libraryFailure(status, "acknowledging delivery \(tag)"))
+        }
+    }
+
+    /// Sends the single acks asked for since the last flush: a run of every
+    /// outstanding tag from the lowest one as one `basic.ack multiple=true`,
+    /// the others one by one (see ``UnackedDeliveries/coalesce(_:into:)``).
+    /// They all belong to the current consumer channel (checked when queued;
+    /// the channel can only close in between through frames, which are not
+    /// read before the flush, or through a consumer-channel command, which
+    /// flushes first).
+    private func flushAcks() throws {
+        guard !pendingAcks.isEmpty else {
+            return
+        }
+        defer {
+            pendingAcks.removeAll(keepingCapacity: true)
+            ackPlan.removeAll(keepingCapacity: true)
+        }
+        guard let session, session.consumerChannelOpen else {
+            logger.debug("Dropping acknowledgements: the consumer channel closed; the broker redelivers the messages")
+            return
+        }
+        unacked.coalesce(pendingAcks, into: &ackPlan)
+        for ack in ackPlan {
+            let status = amqp_basic_ack(session.state, ChannelNumber.consumer, ack.tag, ack.multiple.amqpBoolean)
+            guard status == RabbitMQStatus.ok else {
+                throw ConnectionLost(error: libraryFailure(status, "acknowledging delivery \(ack.tag)"))
+            }
         }
     }
 
@@ -610,6 +669,8 @@ final class ConnectionLoop {
             session.consumerChannelOpen = false
             shared.liveConsumerIncarnation.store(0, ordering: .releasing)
             partialDelivery = nil
+            unacked.reset()
+            pendingAcks.removeAll(keepingCapacity: true)
         case ChannelNumber.publisher:
             session.publisherChannelOpen = false
             partialReturn = nil
@@ -671,6 +732,8 @@ final class ConnectionLoop {
             perConsumerPrefetchApplied = false
             shared.liveConsumerIncarnation.store(consumerChannelIncarnation, ordering: .releasing)
             partialDelivery = nil
+            unacked.reset()
+            pendingAcks.removeAll(keepingCapacity: true)
             do {
                 if let prefetch = topology.prefetch {
                     try basicQosRPC(count: prefetch.count, global: prefetch.global)
@@ -765,7 +828,8 @@ final class ConnectionLoop {
     /// Reads and dispatches the frames available without waiting. The tiny
     /// (1 µs) timeout makes librabbitmq check the heartbeat deadlines, which
     /// it skips for a zero timeout.
-    private func pumpFrames(limit: Int) throws -> Int {
+    /// Returns true when it stopped at `limit` (more frames may be readable).
+    private func pumpFrames(limit: Int) throws -> Bool {
         let state = try currentSession().state
         var frame = amqp_frame_t()
         var count = 0
@@ -773,7 +837,7 @@ final class ConnectionLoop {
             var timeout = timeval(tv_sec: 0, tv_usec: 1)
             let status = amqp_simple_wait_frame_noblock(state, &frame, &timeout)
             if status == RabbitMQStatus.timeout {
-                break
+                return false
             }
             guard status == RabbitMQStatus.ok else {
                 let what = status == AMQP_STATUS_HEARTBEAT_TIMEOUT.rawValue ? "waiting for the broker's heartbeat" : "reading from the broker"
@@ -783,7 +847,7 @@ final class ConnectionLoop {
             try dispatch(frame)
             amqp_maybe_release_buffers_on_channel(state, frame.channel)
         }
-        return count
+        return true
     }
 
     private func dispatch(_ frame: amqp_frame_t) throws {
@@ -809,6 +873,7 @@ final class ConnectionLoop {
         switch (method.id, channel) {
         case (AMQP_BASIC_DELIVER_METHOD, ChannelNumber.consumer):
             let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+            unacked.delivered(deliver.delivery_tag)
             partialDelivery = PartialDelivery(
                 consumerTag: deliver.consumer_tag.string, deliveryTag: deliver.delivery_tag,
                 redelivered: deliver.redelivered != 0, exchange: deliver.exchange.string,
@@ -1214,6 +1279,8 @@ final class ConnectionLoop {
         shared.liveConsumerIncarnation.store(0, ordering: .releasing)
         partialDelivery = nil
         partialReturn = nil
+        unacked.reset()
+        pendingAcks.removeAll(keepingCapacity: true)
         let lost = AMQPError(
             code: .connectionLost, message: "the connection was lost before the broker confirmed the publish",
             endpoint: session.endpoint.description, underlying: error
