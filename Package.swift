@@ -26,6 +26,7 @@ import PackageDescription
 //   mistral-actions          the thin executable
 //   FuzzTargets, mistral-actions-fuzz  libFuzzer targets (Fuzz/); corpus replayed by FuzzCorpusTests
 //   mistral-actions-instructions  the hot-path workload bench/instructions.sh counts (bench/instructions/)
+//   mistral-actions-startup  registration of 1,000 actions, timed by bench/startup.sh (bench/startup/)
 
 let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
@@ -325,6 +326,16 @@ let package = Package(
             name: "mistral-actions-instructions",
             dependencies: ["ActionCatalog", "ActionKit", "MistralProtocol", "OrderedJSON", "OsloMessaging", "Worker"],
             path: "bench/instructions",
+            swiftSettings: strictSettings
+        ),
+        // Registration of 1,000 synthetic actions, timed: bench/startup.sh.
+        .executableTarget(
+            name: "mistral-actions-startup",
+            dependencies: [
+                "ActionKit", "ActionSync", "OrderedJSON", "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/startup",
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,4 +1,18 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(Glibc)
+private let systemWrite = Glibc.write
+#elseif canImport(Darwin)
+private let systemWrite = Darwin.write
+#endif
 import Logging
 import OsloConfig
 import Synchronization
@@ -45,7 +59,7 @@ enum StandardErrorLines {
                 guard let base = buffer.baseAddress else { return }
                 var offset = 0
                 while offset < buffer.count {
-                    let written = Foundation.write(STDERR_FILENO, base + offset, buffer.count - offset)
+                    let written = systemWrite(STDERR_FILENO, base + offset, buffer.count - offset)
                     if written < 0 && errno == EINTR { continue }
                     if written <= 0 { return }
                     offset += written
