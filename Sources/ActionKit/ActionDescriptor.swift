@@ -84,7 +84,7 @@ public struct ActionDescriptor: Sendable {
         var extra = JSONObject()
         for (key, value) in input {
             guard let index = definitions.firstIndex(where: { $0.name == key }) else {
-                if let catchAll, let catchAllName = keywordArguments?.name {
+                if catchAll != nil, let catchAllName = keywordArguments?.name {
                     // Mistral instantiates the registered stub and sends its
                     // attributes: the keyword arguments arrive as one object
                     // under their own name (`kwargs: {...}`).

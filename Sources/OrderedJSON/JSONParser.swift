@@ -116,20 +116,75 @@ private let exactPowersOfTen: [Double] = [
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ]
 
-struct JSONParser {
+/// Not copyable: it owns the scratch memory it frees when it ends.
+struct JSONParser: ~Copyable {
     private let input: UnsafeBufferPointer<UInt8>
     private var position = 0
     private let maximumDepth: Int
     private let replaceLoneSurrogates: Bool
     private let allowsNonFiniteNumbers: Bool
-    /// Reused buffer for strings with escapes.
-    private var scratch: [UInt8] = []
+    /// Reused buffer for the unescaped bytes of strings with escapes, grown
+    /// as needed and kept for the document's next such string. Raw memory
+    /// rather than an array: an oslo message is a string of JSON whose
+    /// nested strings are escaped again, hundreds of escapes per message,
+    /// and each byte is stored without a uniqueness or capacity check (one
+    /// check per escape or run reserves room first).
+    private var scratch: UnsafeMutablePointer<UInt8>?
+    private var scratchCount = 0
+    private var scratchCapacity = 0
 
     init(input: UnsafeBufferPointer<UInt8>, options: JSONParsingOptions) {
         self.input = input
         self.maximumDepth = max(0, options.maximumDepth)
         self.replaceLoneSurrogates = options.loneSurrogates == .replace
         self.allowsNonFiniteNumbers = options.allowsNonFiniteNumbers
+    }
+
+    deinit {
+        scratch?.deallocate()
+    }
+
+    // MARK: Scratch buffer
+
+    /// Room for `extra` more bytes in the scratch buffer. `extra` is at most
+    /// the input's length (a run of it) or 4 (one escape's UTF-8), so the
+    /// sums cannot overflow.
+    @inline(__always)
+    private mutating func reserveScratch(_ extra: Int) -> UnsafeMutablePointer<UInt8> {
+        if let scratch, scratchCount + extra <= scratchCapacity {
+            return scratch + scratchCount
+        }
+        return growScratch(extra)
+    }
+
+    private mutating func growScratch(_ extra: Int) -> UnsafeMutablePointer<UInt8> {
+        let capacity = max(256, 2 * (scratchCount + extra))
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        if let scratch {
+            grown.update(from: scratch, count: scratchCount)
+            scratch.deallocate()
+        }
+        scratch = grown
+        scratchCapacity = capacity
+        return grown + scratchCount
+    }
+
+    @inline(__always)
+    private mutating func appendScratch(_ byte: UInt8) {
+        reserveScratch(1).initialize(to: byte)
+        scratchCount += 1
+    }
+
+    /// Appends `input[from..<to]`.
+    private mutating func appendScratch(from start: Int, to end: Int) {
+        guard end > start, let source = input.baseAddress else { return }
+        reserveScratch(end - start).update(from: source + start, count: end - start)
+        scratchCount += end - start
+    }
+
+    private var scratchString: String {
+        guard let scratch else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: scratch, count: scratchCount), as: UTF8.self)
     }
 
     // MARK: Errors
@@ -290,6 +345,7 @@ struct JSONParser {
         position += 1  // opening quote
         let start = position
         // Fast path: no escapes; validate UTF-8 and find the closing quote.
+        position = try endOfPlainRun(from: position)
         while position < input.count {
             let byte = input[position]
             if byte == quote {
@@ -310,13 +366,13 @@ struct JSONParser {
     }
 
     private mutating func parseStringWithEscapes(start: Int) throws(JSONError) -> String {
-        scratch.removeAll(keepingCapacity: true)
-        scratch.append(contentsOf: UnsafeBufferPointer(rebasing: input[start..<position]))
+        scratchCount = 0
+        appendScratch(from: start, to: position)
         while position < input.count {
             let byte = input[position]
             if byte == quote {
                 position += 1
-                return String(decoding: scratch, as: UTF8.self)
+                return scratchString
             } else if byte == backslash {
                 try parseEscape()
             } else if byte < 0x20 {
@@ -324,20 +380,32 @@ struct JSONParser {
             } else {
                 // Copy a run of plain bytes at once.
                 let runStart = position
-                while position < input.count {
-                    let next = input[position]
-                    if next == quote || next == backslash || next < 0x20 {
-                        break
-                    } else if next < 0x80 {
-                        position += 1
-                    } else {
-                        position += try validUTF8SequenceLength(at: position)
-                    }
-                }
-                scratch.append(contentsOf: UnsafeBufferPointer(rebasing: input[runStart..<position]))
+                position = try endOfPlainRun(from: position)
+                appendScratch(from: runStart, to: position)
             }
         }
         throw failure(.unexpectedEndOfInput, at: position, expected: "'\"' to close the string")
+    }
+
+    /// The offset of the first quote, backslash or control byte at or after
+    /// `start` (or the end of the input), checking that the UTF-8 up to it
+    /// is well formed. A local index in a tight loop: this scans nearly
+    /// every byte of a message.
+    @inline(__always)
+    private func endOfPlainRun(from start: Int) throws(JSONError) -> Int {
+        var index = start
+        let end = input.count
+        while index < end {
+            let byte = input[index]
+            if byte >= 0x80 {
+                index += try validUTF8SequenceLength(at: index)
+            } else if byte == quote || byte == backslash || byte < 0x20 {
+                return index
+            } else {
+                index += 1
+            }
+        }
+        return index
     }
 
     /// Decodes the escape at `position` (a backslash) into `scratch`.
@@ -350,12 +418,12 @@ struct JSONParser {
         let byte = input[position]
         position += 1
         switch byte {
-        case quote, backslash, slash: scratch.append(byte)
-        case UInt8(ascii: "b"): scratch.append(0x08)
-        case UInt8(ascii: "f"): scratch.append(0x0C)
-        case UInt8(ascii: "n"): scratch.append(0x0A)
-        case UInt8(ascii: "r"): scratch.append(0x0D)
-        case UInt8(ascii: "t"): scratch.append(0x09)
+        case quote, backslash, slash: appendScratch(byte)
+        case UInt8(ascii: "b"): appendScratch(0x08)
+        case UInt8(ascii: "f"): appendScratch(0x0C)
+        case UInt8(ascii: "n"): appendScratch(0x0A)
+        case UInt8(ascii: "r"): appendScratch(0x0D)
+        case UInt8(ascii: "t"): appendScratch(0x09)
         case UInt8(ascii: "u"):
             let unit = try parseHexQuad()
             if unit >= 0xD800 && unit < 0xDC00 {
@@ -414,19 +482,19 @@ struct JSONParser {
     private mutating func appendUTF8(_ scalar: UInt32) {
         switch scalar {
         case 0..<0x80:
-            scratch.append(UInt8(scalar))
+            appendScratch(UInt8(scalar))
         case 0x80..<0x800:
-            scratch.append(0xC0 | UInt8(scalar >> 6))
-            scratch.append(0x80 | UInt8(scalar & 0x3F))
+            appendScratch(0xC0 | UInt8(scalar >> 6))
+            appendScratch(0x80 | UInt8(scalar & 0x3F))
         case 0x800..<0x10000:
-            scratch.append(0xE0 | UInt8(scalar >> 12))
-            scratch.append(0x80 | UInt8((scalar >> 6) & 0x3F))
-            scratch.append(0x80 | UInt8(scalar & 0x3F))
+            appendScratch(0xE0 | UInt8(scalar >> 12))
+            appendScratch(0x80 | UInt8((scalar >> 6) & 0x3F))
+            appendScratch(0x80 | UInt8(scalar & 0x3F))
         default:
-            scratch.append(0xF0 | UInt8(scalar >> 18))
-            scratch.append(0x80 | UInt8((scalar >> 12) & 0x3F))
-            scratch.append(0x80 | UInt8((scalar >> 6) & 0x3F))
-            scratch.append(0x80 | UInt8(scalar & 0x3F))
+            appendScratch(0xF0 | UInt8(scalar >> 18))
+            appendScratch(0x80 | UInt8((scalar >> 12) & 0x3F))
+            appendScratch(0x80 | UInt8((scalar >> 6) & 0x3F))
+            appendScratch(0x80 | UInt8(scalar & 0x3F))
         }
     }
 
