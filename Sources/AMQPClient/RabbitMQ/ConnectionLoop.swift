@@ -66,29 +66,6 @@ final class ConnectionLoop {
         var returned: (replyCode: UInt16, replyText: String)?
     }
 
-    /// A basic.deliver whose content (header, body frames) is still arriving.
-    private struct PartialDelivery {
-        var consumerTag: String
-        var deliveryTag: UInt64
-        var redelivered: Bool
-        var exchange: String
-        var routingKey: String
-        var channelIncarnation: UInt64
-        var properties = AMQPMessageProperties()
-        var bodySize = 0
-        var body: [UInt8] = []
-        var headerReceived = false
-    }
-
-    /// A basic.return whose content is still arriving.
-    private struct PartialReturn {
-        var replyCode: UInt16
-        var replyText: String
-        var sequence: UInt64?
-        var remaining: UInt64 = 0
-        var headerReceived = false
-    }
-
     private let shared: ConnectionShared
     private let configuration: AMQPConfiguration
     private var logger: Logger
@@ -110,7 +87,7 @@ final class ConnectionLoop {
 
     private var topology = TopologyRecord()
     private var confirms = ConfirmWindow<PendingConfirm>()
-    private var partialDelivery: PartialDelivery?
+    private var content = ContentAssembler()
     /// Delivery tags of the consumer channel not settled yet.
     private var unacked = UnackedDeliveries()
     /// Single acks of the current consumer channel asked for in this turn,
@@ -118,7 +95,6 @@ final class ConnectionLoop {
     /// operation or at the end of the turn's commands.
     private var pendingAcks: [UInt64] = []
     private var ackPlan: [UnackedDeliveries.Ack] = []
-    private var partialReturn: PartialReturn?
 
     private var schedule: ReconnectSchedule
     private var random = SystemRandomNumberGenerator()
@@ -668,12 +644,12 @@ final class ConnectionLoop {
         case ChannelNumber.consumer:
             session.consumerChannelOpen = false
             shared.liveConsumerIncarnation.store(0, ordering: .releasing)
-            partialDelivery = nil
+            content.resetConsumer()
             unacked.reset()
             pendingAcks.removeAll(keepingCapacity: true)
         case ChannelNumber.publisher:
             session.publisherChannelOpen = false
-            partialReturn = nil
+            content.resetPublisher()
             let error = AMQPError(
                 code: .channelClosedByServer, message: "the broker closed the publishing channel before confirming the publish",
                 serverReply: reply, endpoint: session.endpoint.description
@@ -731,7 +707,7 @@ final class ConnectionLoop {
             consumerChannelIncarnation += 1
             perConsumerPrefetchApplied = false
             shared.liveConsumerIncarnation.store(consumerChannelIncarnation, ordering: .releasing)
-            partialDelivery = nil
+            content.resetConsumer()
             unacked.reset()
             pendingAcks.removeAll(keepingCapacity: true)
             do {
@@ -874,11 +850,12 @@ final class ConnectionLoop {
         case (AMQP_BASIC_DELIVER_METHOD, ChannelNumber.consumer):
             let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
             unacked.delivered(deliver.delivery_tag)
-            partialDelivery = PartialDelivery(
+            content.deliverStarted(ContentAssembler.DeliveryStart(
                 consumerTag: deliver.consumer_tag.string, deliveryTag: deliver.delivery_tag,
                 redelivered: deliver.redelivered != 0, exchange: deliver.exchange.string,
-                routingKey: deliver.routing_key.string, channelIncarnation: consumerChannelIncarnation
-            )
+                routingKey: deliver.routing_key.string, connectionGeneration: generation,
+                channelIncarnation: consumerChannelIncarnation
+            ))
         case (AMQP_BASIC_ACK_METHOD, ChannelNumber.publisher):
             let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             confirms.resolve(sequence: ack.delivery_tag, multiple: ack.multiple != 0) { pending in
@@ -898,7 +875,7 @@ final class ConnectionLoop {
             }
         case (AMQP_BASIC_RETURN_METHOD, ChannelNumber.publisher):
             let returned = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
-            partialReturn = PartialReturn(replyCode: returned.reply_code, replyText: returned.reply_text.string)
+            content.returnStarted(replyCode: returned.reply_code, replyText: returned.reply_text.string)
         case (AMQP_BASIC_CANCEL_METHOD, ChannelNumber.consumer):
             let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let tag = cancel.consumer_tag.string
@@ -939,81 +916,56 @@ final class ConnectionLoop {
         }
     }
 
-    private func contentHeader(_ properties: amqp_basic_properties_t?, bodySize: UInt64, on channel: amqp_channel_t) throws {
+    private static func role(of channel: amqp_channel_t) -> ContentAssembler.Role {
         switch channel {
-        case ChannelNumber.consumer where partialDelivery != nil && !partialDelivery!.headerReceived:
-            if let properties {
-                partialDelivery!.properties = AMQPMessageProperties(properties)
-            }
-            partialDelivery!.headerReceived = true
-            // The size is the wire's: never trap on it, and reserve no more
-            // than 16 MiB up front (the body grows as its frames arrive; the
-            // broker's max_message_size bounds what really comes).
-            partialDelivery!.bodySize = Int(clamping: bodySize)
-            if bodySize == 0 {
-                try completeDelivery()
-            } else {
-                partialDelivery!.body.reserveCapacity(Int(clamping: min(bodySize, 1 << 24)))
-            }
-        case ChannelNumber.publisher where partialReturn != nil && !partialReturn!.headerReceived:
-            partialReturn!.sequence = properties?.publishSequence
-            partialReturn!.headerReceived = true
-            partialReturn!.remaining = bodySize
-            if bodySize == 0 {
-                completeReturn()
-            }
-        default:
-            logger.debug("Ignoring an unexpected content header", metadata: ["amqp.channel": "\(channel)"])
+        case ChannelNumber.consumer: .consumer
+        case ChannelNumber.publisher: .publisher
+        default: .other
         }
+    }
+
+    private func contentHeader(_ properties: amqp_basic_properties_t?, bodySize: UInt64, on channel: amqp_channel_t) throws {
+        let role = Self.role(of: channel)
+        let outcome = content.header(
+            on: role, properties: role == .consumer ? properties.map(AMQPMessageProperties.init) : nil,
+            publishSequence: role == .publisher ? properties?.publishSequence : nil, bodySize: bodySize
+        )
+        try handle(outcome, kind: "content header", on: channel)
     }
 
     private func contentBody(_ fragment: amqp_bytes_t, on channel: amqp_channel_t) throws {
-        switch channel {
-        case ChannelNumber.consumer where partialDelivery?.headerReceived == true:
-            partialDelivery!.body.append(contentsOf: fragment.rawBuffer)
-            if partialDelivery!.body.count >= partialDelivery!.bodySize {
-                try completeDelivery()
-            }
-        case ChannelNumber.publisher where partialReturn?.headerReceived == true:
-            partialReturn!.remaining -= min(UInt64(fragment.len), partialReturn!.remaining)
-            if partialReturn!.remaining == 0 {
-                completeReturn()
-            }
-        default:
-            logger.debug("Ignoring an unexpected content body", metadata: ["amqp.channel": "\(channel)"])
+        try handle(content.body(on: Self.role(of: channel), fragment.rawBuffer), kind: "content body", on: channel)
+    }
+
+    private func handle(_ outcome: ContentAssembler.Outcome, kind: String, on channel: amqp_channel_t) throws {
+        switch outcome {
+        case .incomplete:
+            break
+        case .ignored:
+            logger.debug("Ignoring an unexpected \(kind)", metadata: ["amqp.channel": "\(channel)"])
+        case .delivery(let delivery):
+            try deliver(delivery)
+        case .returned(let returned):
+            recordReturn(returned)
         }
     }
 
-    private func completeDelivery() throws {
-        guard let partial = partialDelivery else {
-            return
-        }
-        partialDelivery = nil
-        let delivery = AMQPDelivery(
-            body: partial.body, properties: partial.properties, exchange: partial.exchange,
-            routingKey: partial.routingKey, redelivered: partial.redelivered, deliveryTag: partial.deliveryTag,
-            consumerTag: partial.consumerTag, connectionGeneration: generation,
-            channelIncarnation: partial.channelIncarnation
-        )
-        if let consumer = topology.consumers[partial.consumerTag], case .enqueued = consumer.continuation.yield(delivery) {
+    private func deliver(_ delivery: AMQPDelivery) throws {
+        if let consumer = topology.consumers[delivery.consumerTag], case .enqueued = consumer.continuation.yield(delivery) {
             return
         }
         // Nobody listens any more (the consumer is being cancelled): hand the
         // message back to the broker for another consumer.
-        try acknowledge(Acknowledgement(kind: .reject(requeue: true), deliveryTag: partial.deliveryTag, channelIncarnation: partial.channelIncarnation))
+        try acknowledge(Acknowledgement(kind: .reject(requeue: true), deliveryTag: delivery.deliveryTag, channelIncarnation: delivery.channelIncarnation))
     }
 
-    private func completeReturn() {
-        guard let partial = partialReturn else {
-            return
-        }
-        partialReturn = nil
-        guard let sequence = partial.sequence,
-              confirms.modify(sequence: sequence, { $0.returned = (partial.replyCode, partial.replyText) })
+    private func recordReturn(_ returned: ContentAssembler.Returned) {
+        guard let sequence = returned.sequence,
+              confirms.modify(sequence: sequence, { $0.returned = (returned.replyCode, returned.replyText) })
         else {
             logger.warning(
                 "A returned message matches no pending publish",
-                metadata: ["amqp.reply_code": "\(partial.replyCode)", "amqp.reply_text": "\(partial.replyText)"]
+                metadata: ["amqp.reply_code": "\(returned.replyCode)", "amqp.reply_text": "\(returned.replyText)"]
             )
             return
         }
@@ -1121,8 +1073,8 @@ final class ConnectionLoop {
         nextEndpointIndex = (session.endpointIndex + 1) % max(configuration.endpoints.count, 1)
         self.session = nil
         shared.liveConsumerIncarnation.store(0, ordering: .releasing)
-        partialDelivery = nil
-        partialReturn = nil
+        content.resetConsumer()
+        content.resetPublisher()
         unacked.reset()
         pendingAcks.removeAll(keepingCapacity: true)
         let lost = AMQPError(
