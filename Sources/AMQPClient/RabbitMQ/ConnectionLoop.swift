@@ -43,11 +43,6 @@ final class ConnectionLoop {
         let endpointIndex: Int
         let heartbeatSeconds: Int
         let socket: Int32
-        /// connection.blocked: publishes wait until connection.unblocked.
-        var blocked = false
-        var consumerChannelOpen = false
-        var publisherChannelOpen = false
-        var topologyChannelOpen = false
 
         init(handle: RabbitMQConnectionHandle, endpoint: AMQPEndpoint, endpointIndex: Int, heartbeatSeconds: Int, socket: Int32) {
             self.handle = handle
@@ -60,41 +55,24 @@ final class ConnectionLoop {
         var state: amqp_connection_state_t { handle.state }
     }
 
-    /// A publish awaiting its confirm.
-    private struct PendingConfirm {
-        var continuation: UnsafeContinuation<AMQPPublishOutcome, any Error>
-        var returned: (replyCode: UInt16, replyText: String)?
-    }
-
     private let shared: ConnectionShared
     private let configuration: AMQPConfiguration
     private var logger: Logger
     private let scratch = RabbitMQScratchPool()
     private var session: Session?
     private var generation: UInt64 = 0
-    /// Counts openings of the consumer channel; delivery tags of other incarnations are dead.
-    private var consumerChannelIncarnation: UInt64 = 0
     /// A consumer's own prefetch was sent on the current consumer channel:
     /// consumers without one need the connection-wide count again.
     private var perConsumerPrefetchApplied = false
 
     /// Commands taken from the shared queue (storage swapped back and forth).
     private var incoming: [Command] = []
-    /// Commands that wait for a connection, with their deadlines.
-    private var waiting = CommandQueue()
-    /// Publishes held while the broker blocks this connection.
-    private var heldPublishes = CommandQueue()
+    /// The decisions: which commands run, wait or are held, channels,
+    /// confirms, acks (this class performs them with librabbitmq).
+    private var machine: ConnectionStateMachine
 
     private var topology = TopologyRecord()
-    private var confirms = ConfirmWindow<PendingConfirm>()
     private var content = ContentAssembler()
-    /// Delivery tags of the consumer channel not settled yet.
-    private var unacked = UnackedDeliveries()
-    /// Single acks of the current consumer channel asked for in this turn,
-    /// sent together (``flushAcks()``) before the next consumer-channel
-    /// operation or at the end of the turn's commands.
-    private var pendingAcks: [UInt64] = []
-    private var ackPlan: [UnackedDeliveries.Ack] = []
 
     private var schedule: ReconnectSchedule
     private var random = SystemRandomNumberGenerator()
@@ -110,6 +88,7 @@ final class ConnectionLoop {
         self.logger = logger
         self.logger[metadataKey: "amqp.connection_name"] = "\(configuration.connectionName)"
         schedule = ReconnectSchedule(settings: configuration.reconnectBackoff)
+        machine = ConnectionStateMachine(disconnectedOperationTimeout: configuration.disconnectedOperationTimeout)
         pollDescriptors = .allocate(capacity: 2)
         pollDescriptors.initialize(repeating: pollfd(), count: 2)
     }
@@ -138,18 +117,17 @@ final class ConnectionLoop {
         do {
             // The broker closed the consumer channel (e.g. 406 for an unknown
             // delivery tag): bring the consumers back without waiting for a command.
-            if let session, !session.consumerChannelOpen, !topology.consumerOrder.isEmpty {
+            if machine.needsOpening(.consumer), !topology.consumerOrder.isEmpty {
                 try ensureConsumerChannel()
             }
-            _ = try runHeldPublishes()
-            _ = try runWaitingCommands()
-            _ = try runIncomingCommands()
+            try runKeptCommands()
+            try runIncomingCommands()
             try flushAcks()
             let framesLeft = try pumpFrames(limit: 4096)
             // Everything readable was read (librabbitmq's own queue included)
             // and nothing else waits for this thread: sleep until the socket
             // or a producer wakes it, without an extra empty turn.
-            if !framesLeft, let session, !hasInternalWork(session) {
+            if !framesLeft, let session, !hasInternalWork {
                 var timeout = configuration.pollInterval
                 if session.heartbeatSeconds > 0 {
                     timeout = min(timeout, .milliseconds(session.heartbeatSeconds * 250))
@@ -166,10 +144,7 @@ final class ConnectionLoop {
     private func disconnectedTurn() {
         let now = ContinuousClock.now
         if !incoming.isEmpty {
-            let deadline = now + configuration.disconnectedOperationTimeout
-            for command in incoming {
-                waiting.append(command, deadline: deadline)
-            }
+            machine.requeue(incoming, now: now)
             incoming.removeAll(keepingCapacity: true)
         }
         sweepWaitingCommands(now: now)
@@ -178,21 +153,15 @@ final class ConnectionLoop {
             return
         }
         var until = nextAttempt
-        if let deadline = waiting.earliestDeadline, deadline < until {
+        if let deadline = machine.earliestDeadline, deadline < until {
             until = deadline
         }
         sleep(for: min(until - now, .seconds(1)), socket: nil)
     }
 
     /// Work this thread owes itself, without new commands or frames.
-    private func hasInternalWork(_ session: Session) -> Bool {
-        if !session.consumerChannelOpen, !topology.consumerOrder.isEmpty {
-            return true
-        }
-        if !session.blocked, !heldPublishes.isEmpty {
-            return true
-        }
-        return !waiting.isEmpty || !pendingAcks.isEmpty
+    private var hasInternalWork: Bool {
+        (machine.needsOpening(.consumer) && !topology.consumerOrder.isEmpty) || machine.hasRunnableWork
     }
 
     /// Sleeps in poll() until the socket is readable, a command arrives or
@@ -204,10 +173,10 @@ final class ConnectionLoop {
 
     // MARK: Commands
 
-    private func runIncomingCommands() throws -> Int {
+    private func runIncomingCommands() throws {
         let count = incoming.count
         guard count > 0 else {
-            return 0
+            return
         }
         var index = 0
         do {
@@ -218,85 +187,71 @@ final class ConnectionLoop {
             }
         } catch {
             // The connection broke: the commands not run yet wait for the next one.
-            let deadline = ContinuousClock.now + configuration.disconnectedOperationTimeout
-            for command in incoming[index...] {
-                waiting.append(command, deadline: deadline)
-            }
+            machine.requeue(incoming[index...], now: .now)
             incoming.removeAll(keepingCapacity: true)
             throw error
         }
         incoming.removeAll(keepingCapacity: true)
-        return count
     }
 
-    private func runWaitingCommands() throws -> Int {
-        var count = 0
-        while let item = waiting.popFirst() {
-            count += 1
-            try execute(item.command)
+    /// Held publishes once unblocked, then commands that waited for the connection.
+    private func runKeptCommands() throws {
+        while let command = machine.nextKeptCommand() {
+            try execute(command)
         }
-        return count
-    }
-
-    private func runHeldPublishes() throws -> Int {
-        guard let session, !session.blocked, !heldPublishes.isEmpty else {
-            return 0
-        }
-        var count = 0
-        while !session.blocked, let item = heldPublishes.popFirst() {
-            count += 1
-            try execute(item.command)
-        }
-        return count
     }
 
     /// While disconnected: acks are dropped, consumer cancellations done
     /// locally, and commands past their deadline fail.
     private func sweepWaitingCommands(now: ContinuousClock.Instant) {
-        guard !waiting.isEmpty else {
-            return
-        }
-        for item in waiting.removeAll() {
-            switch item.command {
-            case .acknowledge(let acknowledgement):
+        for action in machine.sweep(now: now) {
+            switch action {
+            case .dropAcknowledgement(let deliveryTag):
                 logger.debug(
                     "Dropping an acknowledgement while disconnected; the broker redelivers the message",
-                    metadata: ["amqp.delivery_tag": "\(acknowledgement.deliveryTag)"]
+                    metadata: ["amqp.delivery_tag": "\(deliveryTag)"]
                 )
-            case .cancelConsumer(let tag, let continuation):
+            case .cancelConsumerLocally(let tag, let continuation):
                 topology.removeConsumer(tag: tag)?.continuation.finish()
                 continuation?.resume()
-            default:
-                if let deadline = item.deadline, deadline <= now {
-                    item.command.fail(AMQPError(
-                        code: .notConnected,
-                        message: "no connection to the broker within \(configuration.disconnectedOperationTimeout)",
-                        underlying: lastFailure
-                    ))
-                } else {
-                    waiting.append(item.command, deadline: item.deadline)
-                }
+            case .fail(let command):
+                command.fail(AMQPError(
+                    code: .notConnected,
+                    message: "no connection to the broker within \(configuration.disconnectedOperationTimeout)",
+                    underlying: lastFailure
+                ))
             }
         }
     }
 
-    /// Runs one command on the live connection. Every path resumes the
-    /// command's continuation; only a broken connection is thrown.
+    /// Does what the state machine decides for `command`. Every path
+    /// resumes the command's continuation (or keeps the command); only a
+    /// broken connection is thrown.
     private func execute(_ command: Command) throws {
-        switch command {
-        case .acknowledge, .publish, .declareExchange, .declareQueue, .bindQueue, .unbindQueue, .purgeQueue,
-             .deleteQueue, .deleteExchange:
-            break
-        case .setPrefetch, .consume, .cancelConsumer:
-            // Acks asked for earlier go out before anything else on the consumer channel.
-            try flushAcks()
+        switch machine.decide(command, now: .now) {
+        case .batched, .held, .waiting:
+            return
+        case .dropStaleAcknowledgement(let deliveryTag):
+            logger.debug(
+                "Dropping an acknowledgement of a delivery from an earlier connection or channel; the broker redelivers the message",
+                metadata: ["amqp.delivery_tag": "\(deliveryTag)"]
+            )
+        case .acknowledge(let frames):
+            for frame in frames {
+                try sendAck(frame)
+            }
+        case .execute(let command, let acksFirst):
+            for frame in acksFirst {
+                try sendAck(frame)
+            }
+            try run(command)
         }
+    }
+
+    /// Runs one command on the live connection.
+    private func run(_ command: Command) throws {
         switch command {
         case .publish(let request, let continuation):
-            if let session, session.blocked {
-                heldPublishes.append(command, deadline: nil)
-                return
-            }
             try publish(request, continuation)
         case .declareExchange(let declaration, let passive, let continuation):
             try perform(continuation) {
@@ -374,8 +329,9 @@ final class ConnectionLoop {
             }
         case .cancelConsumer(let tag, let continuation):
             try cancelConsumer(tag: tag, continuation)
-        case .acknowledge(let acknowledgement):
-            try acknowledge(acknowledgement)
+        case .acknowledge:
+            // Decided by the state machine (never handed out to run).
+            break
         }
     }
 
@@ -406,7 +362,7 @@ final class ConnectionLoop {
             continuation.resume(throwing: error)
             return
         }
-        let sequence = confirms.nextSequence
+        let sequence = machine.nextPublishSequence
         var properties = request.properties.cProperties(in: scratch, sequence: request.mandatory ? sequence : nil)
         let exchange = scratch.bytes(request.exchange)
         let routingKey = scratch.bytes(request.routingKey)
@@ -424,68 +380,36 @@ final class ConnectionLoop {
             continuation.resume(throwing: error)
             throw ConnectionLost(error: error)
         }
-        confirms.append(PendingConfirm(continuation: continuation))
+        machine.published(continuation)
     }
 
-    private func acknowledge(_ acknowledgement: Acknowledgement) throws {
-        guard let session, session.consumerChannelOpen, acknowledgement.channelIncarnation == consumerChannelIncarnation else {
-            logger.debug(
-                "Dropping an acknowledgement of a delivery from an earlier connection or channel; the broker redelivers the message",
-                metadata: ["amqp.delivery_tag": "\(acknowledgement.deliveryTag)"]
-            )
-            return
-        }
-        let tag = acknowledgement.deliveryTag
-        if case .ack(multiple: false) = acknowledgement.kind {
-            // Sent with the turn's other single acks (``flushAcks()``).
-            pendingAcks.append(tag)
-            return
-        }
-        // Everything else keeps its order after the acks asked for before it.
-        try flushAcks()
+    private func sendAck(_ frame: ConnectionStateMachine.AckFrame) throws {
+        let state = try currentSession().state
         let status: Int32
-        switch acknowledgement.kind {
-        case .ack(let multiple):
-            status = amqp_basic_ack(session.state, ChannelNumber.consumer, tag, multiple.amqpBoolean)
-            unacked.settle(tag, multiple: multiple)
-        case .nack(let multiple, let requeue):
-            status = amqp_basic_nack(session.state, ChannelNumber.consumer, tag, multiple.amqpBoolean, requeue.amqpBoolean)
-            unacked.settle(tag, multiple: multiple)
-        case .reject(let requeue):
-            status = amqp_basic_reject(session.state, ChannelNumber.consumer, tag, requeue.amqpBoolean)
-            unacked.settle(tag, multiple: false)
+        let tag: UInt64
+        switch frame {
+        case .ack(let deliveryTag, let multiple):
+            tag = deliveryTag
+            status = amqp_basic_ack(state, ChannelNumber.consumer, deliveryTag, multiple.amqpBoolean)
+        case .nack(let deliveryTag, let multiple, let requeue):
+            tag = deliveryTag
+            status = amqp_basic_nack(state, ChannelNumber.consumer, deliveryTag, multiple.amqpBoolean, requeue.amqpBoolean)
+        case .reject(let deliveryTag, let requeue):
+            tag = deliveryTag
+            status = amqp_basic_reject(state, ChannelNumber.consumer, deliveryTag, requeue.amqpBoolean)
         }
         guard status == RabbitMQStatus.ok else {
             throw ConnectionLost(error: libraryFailure(status, "acknowledging delivery \(tag)"))
         }
     }
 
-    /// Sends the single acks asked for since the last flush: a run of every
-    /// outstanding tag from the lowest one as one `basic.ack multiple=true`,
-    /// the others one by one (see ``UnackedDeliveries/coalesce(_:into:)``).
-    /// They all belong to the current consumer channel (checked when queued;
-    /// the channel can only close in between through frames, which are not
-    /// read before the flush, or through a consumer-channel command, which
-    /// flushes first).
+    /// Sends the single acks asked for since the last flush (see
+    /// ``ConnectionStateMachine/flushAcks(_:)``). They all belong to the
+    /// current consumer channel: it can only close in between through
+    /// frames, which are not read before the flush, or through a
+    /// consumer-channel command, which flushes first.
     private func flushAcks() throws {
-        guard !pendingAcks.isEmpty else {
-            return
-        }
-        defer {
-            pendingAcks.removeAll(keepingCapacity: true)
-            ackPlan.removeAll(keepingCapacity: true)
-        }
-        guard let session, session.consumerChannelOpen else {
-            logger.debug("Dropping acknowledgements: the consumer channel closed; the broker redelivers the messages")
-            return
-        }
-        unacked.coalesce(pendingAcks, into: &ackPlan)
-        for ack in ackPlan {
-            let status = amqp_basic_ack(session.state, ChannelNumber.consumer, ack.tag, ack.multiple.amqpBoolean)
-            guard status == RabbitMQStatus.ok else {
-                throw ConnectionLost(error: libraryFailure(status, "acknowledging delivery \(ack.tag)"))
-            }
-        }
+        try machine.flushAcks { try sendAck($0) }
     }
 
     private func cancelConsumer(tag: String, _ continuation: UnsafeContinuation<Void, any Error>?) throws {
@@ -494,7 +418,7 @@ final class ConnectionLoop {
             return
         }
         defer { consumer.continuation.finish() }
-        guard let session, session.consumerChannelOpen else {
+        guard machine.isOpen(.consumer) else {
             return
         }
         do {
@@ -642,21 +566,20 @@ final class ConnectionLoop {
 
         switch channel {
         case ChannelNumber.consumer:
-            session.consumerChannelOpen = false
+            _ = machine.channelClosed(.consumer)
             shared.liveConsumerIncarnation.store(0, ordering: .releasing)
             content.resetConsumer()
-            unacked.reset()
-            pendingAcks.removeAll(keepingCapacity: true)
         case ChannelNumber.publisher:
-            session.publisherChannelOpen = false
             content.resetPublisher()
             let error = AMQPError(
                 code: .channelClosedByServer, message: "the broker closed the publishing channel before confirming the publish",
                 serverReply: reply, endpoint: session.endpoint.description
             )
-            confirms.removeAll { $0.continuation.resume(throwing: error) }
+            for pending in machine.channelClosed(.publisher) {
+                pending.continuation.resume(throwing: error)
+            }
         default:
-            session.topologyChannelOpen = false
+            _ = machine.channelClosed(.topology)
         }
     }
 
@@ -667,21 +590,21 @@ final class ConnectionLoop {
     }
 
     private func ensureTopologyChannel() throws {
-        let session = try currentSession()
-        guard !session.topologyChannelOpen else {
+        _ = try currentSession()
+        guard machine.needsOpening(.topology) else {
             return
         }
         try openChannel(ChannelNumber.topology)
-        session.topologyChannelOpen = true
+        machine.channelOpened(.topology)
     }
 
     private func ensurePublisherChannel() throws {
-        let session = try currentSession()
-        guard !session.publisherChannelOpen else {
+        _ = try currentSession()
+        guard machine.needsOpening(.publisher) else {
             return
         }
         try openChannel(ChannelNumber.publisher)
-        session.publisherChannelOpen = true
+        machine.channelOpened(.publisher)
         try rpc(ChannelNumber.publisher, "enabling publisher confirms") { state in
             amqp_confirm_select(state, ChannelNumber.publisher)
         } extract: { _ in () }
@@ -694,7 +617,7 @@ final class ConnectionLoop {
     private func ensureConsumerChannel() throws {
         let session = try currentSession()
         var rounds = 0
-        while !session.consumerChannelOpen {
+        while machine.needsOpening(.consumer) {
             rounds += 1
             guard rounds <= 16 else {
                 throw ConnectionLost(error: AMQPError(
@@ -703,13 +626,10 @@ final class ConnectionLoop {
                 ))
             }
             try openChannel(ChannelNumber.consumer)
-            session.consumerChannelOpen = true
-            consumerChannelIncarnation += 1
+            let incarnation = machine.channelOpened(.consumer)
             perConsumerPrefetchApplied = false
-            shared.liveConsumerIncarnation.store(consumerChannelIncarnation, ordering: .releasing)
+            shared.liveConsumerIncarnation.store(incarnation, ordering: .releasing)
             content.resetConsumer()
-            unacked.reset()
-            pendingAcks.removeAll(keepingCapacity: true)
             do {
                 if let prefetch = topology.prefetch {
                     try basicQosRPC(count: prefetch.count, global: prefetch.global)
@@ -719,7 +639,7 @@ final class ConnectionLoop {
                 continue
             }
             for consumer in topology.orderedConsumers {
-                guard session.consumerChannelOpen else {
+                guard machine.isOpen(.consumer) else {
                     break
                 }
                 do {
@@ -849,16 +769,16 @@ final class ConnectionLoop {
         switch (method.id, channel) {
         case (AMQP_BASIC_DELIVER_METHOD, ChannelNumber.consumer):
             let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            unacked.delivered(deliver.delivery_tag)
+            machine.delivered(deliver.delivery_tag)
             content.deliverStarted(ContentAssembler.DeliveryStart(
                 consumerTag: deliver.consumer_tag.string, deliveryTag: deliver.delivery_tag,
                 redelivered: deliver.redelivered != 0, exchange: deliver.exchange.string,
                 routingKey: deliver.routing_key.string, connectionGeneration: generation,
-                channelIncarnation: consumerChannelIncarnation
+                channelIncarnation: machine.consumerIncarnation
             ))
         case (AMQP_BASIC_ACK_METHOD, ChannelNumber.publisher):
             let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
-            confirms.resolve(sequence: ack.delivery_tag, multiple: ack.multiple != 0) { pending in
+            machine.confirmed(sequence: ack.delivery_tag, multiple: ack.multiple != 0) { pending in
                 if let returned = pending.returned {
                     pending.continuation.resume(returning: .returned(replyCode: returned.replyCode, replyText: returned.replyText))
                 } else {
@@ -868,7 +788,7 @@ final class ConnectionLoop {
         case (AMQP_BASIC_NACK_METHOD, ChannelNumber.publisher):
             let nack = decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
             let endpoint = session?.endpoint.description
-            confirms.resolve(sequence: nack.delivery_tag, multiple: nack.multiple != 0) { pending in
+            machine.confirmed(sequence: nack.delivery_tag, multiple: nack.multiple != 0) { pending in
                 pending.continuation.resume(throwing: AMQPError(
                     code: .publishNacked, message: "the broker did not take the message (basic.nack)", endpoint: endpoint
                 ))
@@ -906,10 +826,10 @@ final class ConnectionLoop {
             throw connectionClosedByServer(close, during: "")
         case (AMQP_CONNECTION_BLOCKED_METHOD, 0):
             let blocked = decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
-            session?.blocked = true
+            machine.setBlocked(true)
             logger.warning("The broker blocks publishing on this connection", metadata: ["amqp.reason": "\(blocked.reason.string)"])
         case (AMQP_CONNECTION_UNBLOCKED_METHOD, 0):
-            session?.blocked = false
+            machine.setBlocked(false)
             logger.info("The broker unblocked publishing on this connection")
         default:
             logger.debug("Ignoring an unexpected method", metadata: ["amqp.channel": "\(channel)", "amqp.method": "\(method.id)"])
@@ -956,12 +876,14 @@ final class ConnectionLoop {
         }
         // Nobody listens any more (the consumer is being cancelled): hand the
         // message back to the broker for another consumer.
-        try acknowledge(Acknowledgement(kind: .reject(requeue: true), deliveryTag: delivery.deliveryTag, channelIncarnation: delivery.channelIncarnation))
+        try execute(.acknowledge(Acknowledgement(
+            kind: .reject(requeue: true), deliveryTag: delivery.deliveryTag, channelIncarnation: delivery.channelIncarnation
+        )))
     }
 
     private func recordReturn(_ returned: ContentAssembler.Returned) {
         guard let sequence = returned.sequence,
-              confirms.modify(sequence: sequence, { $0.returned = (returned.replyCode, returned.replyText) })
+              machine.returned(sequence: sequence, replyCode: returned.replyCode, replyText: returned.replyText)
         else {
             logger.warning(
                 "A returned message matches no pending publish",
@@ -989,6 +911,7 @@ final class ConnectionLoop {
                     heartbeatSeconds: opened.heartbeatSeconds, socket: opened.socket
                 )
                 self.session = session
+                machine.connected()
                 generation += 1
                 logger.info(
                     "Connected to the broker",
@@ -1075,22 +998,12 @@ final class ConnectionLoop {
         shared.liveConsumerIncarnation.store(0, ordering: .releasing)
         content.resetConsumer()
         content.resetPublisher()
-        unacked.reset()
-        pendingAcks.removeAll(keepingCapacity: true)
         let lost = AMQPError(
             code: .connectionLost, message: "the connection was lost before the broker confirmed the publish",
             endpoint: session.endpoint.description, underlying: error
         )
-        confirms.removeAll { $0.continuation.resume(throwing: lost) }
-        if !heldPublishes.isEmpty {
-            let deadline = ContinuousClock.now + configuration.disconnectedOperationTimeout
-            let later = waiting.removeAll()
-            for item in heldPublishes.removeAll() {
-                waiting.append(item.command, deadline: deadline)
-            }
-            for item in later {
-                waiting.append(item.command, deadline: item.deadline)
-            }
+        for pending in machine.connectionLost(now: .now) {
+            pending.continuation.resume(throwing: lost)
         }
     }
 
@@ -1111,9 +1024,12 @@ final class ConnectionLoop {
         }
         let error = AMQPError(code: .shutDown, message: "the connection was shut down")
         let remaining = shared.markStopped()
-        confirms.removeAll { $0.continuation.resume(throwing: error) }
-        for item in heldPublishes.removeAll() + waiting.removeAll() {
-            item.command.fail(error)
+        let (confirms, kept) = machine.shutDown()
+        for pending in confirms {
+            pending.continuation.resume(throwing: error)
+        }
+        for command in kept {
+            command.fail(error)
         }
         for command in incoming + remaining {
             command.fail(error)
