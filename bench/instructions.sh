@@ -8,6 +8,7 @@
 #
 #   bench/instructions.sh             # print, compare, exit 1 on a regression
 #   bench/instructions.sh --update    # write the count into bench/baseline.json
+#   bench/instructions.sh --print     # only print the count (bench/run.sh's report)
 #
 # Settings (environment): BENCH_CONFIGURATION (debug, what CI builds;
 # release), BENCH_TOLERANCE (percent, 20). The baseline holds one number per
@@ -43,6 +44,10 @@ few=$(instructions $FEW)
 many=$(instructions $MANY)
 per_action=$(( (many - few) / (MANY - FEW) ))
 log "$per_action instructions per action ($CONFIGURATION build; decode, route, encode)"
+if [ "${1:-}" = --print ]; then
+    echo "$per_action"
+    exit 0
+fi
 
 baseline_file=bench/baseline.json
 if [ "${1:-}" = --update ]; then

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 
 
@@ -103,6 +104,141 @@ def variants(rows, out):
     out.append("")
 
 
+def find(rows, executor, c, processes=1, variant="default"):
+    for row in rows:
+        if (row["executor"], row["concurrency"], row["processes"], row["variant"]) == (executor, c, processes, variant):
+            return row
+    return None
+
+
+def mean_of(rows, executor, c, variant, key):
+    values = [row[key] for row in rows
+              if row["executor"] == executor and row["concurrency"] == c and row["processes"] == 1 and row["variant"] == variant]
+    return sum(values) / len(values) if values else None
+
+
+def startup_figures(text):
+    """The figures bench/startup.sh printed (None when absent)."""
+    figures = {}
+    match = re.search(r"start to consuming: median (\d+) ms", text)
+    if match:
+        figures["start_ms"] = int(match.group(1))
+    # Building the registry (reading the declarations) and the first
+    # registration into empty tables.
+    match = re.search(r"registration of (\d+) actions: registry ([\d.]+) s, first registration ([\d.]+) s", text)
+    if match:
+        figures["register_actions"] = int(match.group(1))
+        figures["register_s"] = float(match.group(2)) + float(match.group(3))
+    return figures
+
+
+def targets(rows, startup_text, out):
+    """The issue's targets against this run's figures."""
+    lines = []
+
+    def add(what, target, measured, met):
+        lines.append("| %s | %s | %s | %s |" % (what, target, measured, "yes" if met else "**no**"))
+
+    worker64 = find(rows, "worker", 64)
+    reference64 = find(rows, "reference", 64)
+    worker1 = find(rows, "worker", 1)
+    reference1 = find(rows, "reference", 1)
+    if worker64:
+        cpu_off = mean_of(rows, "worker", 64, "start_claims off", "cpu_us_per_action")
+        measured = "%d µs" % worker64["cpu_us_per_action"]
+        if cpu_off is not None:
+            measured += " (start claims off: %.0f µs)" % cpu_off
+        add("worker CPU per action at C = 64", "≤ 40 µs", measured, worker64["cpu_us_per_action"] <= 40)
+    if worker64 and reference64:
+        ratio = worker64["per_second"] / reference64["per_second"]
+        measured = "%.0f%% (%.0f/s against %.0f/s)" % (100 * ratio, worker64["per_second"], reference64["per_second"])
+        off = mean_of(rows, "worker", 64, "start_claims off", "per_second")
+        if off is not None:
+            measured += "; start claims off: %.0f%%" % (100 * off / reference64["per_second"])
+        add("throughput at C = 64 against the reference", "≥ 80%", measured, ratio >= 0.8)
+    if worker1 and reference1:
+        ratio = worker1["p50_ms"] / reference1["p50_ms"]
+        measured = "%.2f× (%.2f ms against %.2f ms)" % (ratio, worker1["p50_ms"], reference1["p50_ms"])
+        off = mean_of(rows, "worker", 1, "start_claims off", "p50_ms")
+        if off is not None:
+            measured += "; start claims off: %.2f×" % (off / reference1["p50_ms"])
+        add("p50 latency at C = 1 against the reference", "≤ 1.25×", measured, ratio <= 1.25)
+    if worker64:
+        idle = worker64["rss_idle_kib"] / 1024
+        add("RSS idle, one worker", "≤ 25 MB", "%.1f MB" % idle, idle <= 25)
+        loaded = max(row["rss_loaded_kib"] for row in rows
+                     if row["executor"] == "worker" and row["processes"] == 1 and row["variant"] == "default") / 1024
+        measured = "%.1f MB (peak of C = 1…256)" % loaded
+        off = [row["rss_loaded_kib"] / 1024 for row in rows if row["executor"] == "worker" and row["variant"] == "start_claims off"]
+        if off:
+            measured += "; start claims off: %.1f MB" % max(off)
+        add("RSS under load, one worker", "≤ 35 MB", measured, loaded <= 35)
+    figures = startup_figures(startup_text)
+    if "register_s" in figures:
+        add("registering %d actions" % figures["register_actions"], "< 1 s", "%.2f s" % figures["register_s"],
+            figures["register_s"] < 1)
+    if "start_ms" in figures:
+        add("worker start to consuming", "< 300 ms", "%d ms (median)" % figures["start_ms"], figures["start_ms"] < 300)
+    if not lines:
+        return
+    out.append("## Targets")
+    out.append("")
+    out.append("The targets set for the worker (issue 13), against this run (one worker")
+    out.append("process, default settings: start claims on, metrics endpoint on).")
+    out.append("")
+    out.append("| target | wanted | this run | met |")
+    out.append("|---|---|---|---|")
+    out.extend(lines)
+    out.append("")
+
+
+def profile_section(path, instructions, startup_text, out):
+    if instructions:
+        out.append("## Instructions per action")
+        out.append("")
+        out.append("`bench/instructions.sh` counts with callgrind the instructions of the")
+        out.append("worker's per-action work without the broker (decode a captured")
+        out.append("`run_action`, route it, encode the `on_action_complete`): **%s** in this"
+                   % format(int(instructions), ","))
+        out.append("build. Unlike times, the count does not move with the machine's load; CI")
+        out.append("fails when the debug build's count grows more than 20% over")
+        out.append("`bench/baseline.json`.")
+        out.append("")
+    if startup_text.strip():
+        out.append("## Start-up, idle memory, registration")
+        out.append("")
+        out.append("`bench/startup.sh` (a worker with default settings, `http_listen = off`):")
+        out.append("")
+        out.append("```")
+        out.extend(startup_text.strip().splitlines())
+        out.append("```")
+        out.append("")
+    try:
+        profile = json.load(open(path))
+    except (OSError, ValueError):
+        return
+    out.append("## Where the worker's CPU goes")
+    out.append("")
+    out.append("perf (cpu-clock, %d samples) on one default worker at C = 64, each sample" % profile["samples"])
+    out.append("charged to the innermost function of the project on its stack")
+    out.append("(`bench/profile.py`): the Swift runtime, malloc and kernel work done for the")
+    out.append("JSON parser count as the parser's. What has no frame of ours is the")
+    out.append("concurrency runtime switching tasks and the kernel waking threads.")
+    out.append("")
+    out.append("| share | where |")
+    out.append("|---:|---|")
+    for name, share in profile["groups"]:
+        out.append("| %.1f%% | %s |" % (share, name))
+    out.append("")
+    out.append("The functions of ours that cost the most:")
+    out.append("")
+    out.append("| share | function |")
+    out.append("|---:|---|")
+    for name, share in profile["functions"][:20]:
+        out.append("| %.1f%% | `%s` |" % (share, name.replace("|", "\\|")))
+    out.append("")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("results")
@@ -112,7 +248,16 @@ def main():
     parser.add_argument("--load-start", default="")
     parser.add_argument("--load-end", default="")
     parser.add_argument("--note", default="")
+    parser.add_argument("--profile", default="")
+    parser.add_argument("--startup", default="")
+    parser.add_argument("--instructions", default="0")
     args = parser.parse_args()
+    startup_text = ""
+    if args.startup:
+        try:
+            startup_text = open(args.startup).read()
+        except OSError:
+            pass
     rows = [json.loads(line) for line in open(args.results) if line.strip()]
     png = args.output + ".png"
     has_plot = plot(rows, png)
@@ -127,15 +272,25 @@ def main():
     out.append("path), measured by `bench/run.sh`. Written by that script; do not edit the")
     out.append("tables by hand.")
     out.append("")
-    out.append("> **Provisional figures.** This run shared its 2 cores with other engineers'")
-    out.append("> builds, test runs and a fault-injection run (1-minute load average %s at the"
-               % (args.load_start.split()[0] if args.load_start else "?"))
-    out.append("> start, %s at the end, %.2f–%.2f during the measurements). Absolute numbers"
-               % (args.load_end.split()[0] if args.load_end else "?",
-                  min(loads) if loads else 0, max(loads) if loads else 0))
-    out.append("> move with that load; compare executors within one run, and rerun on a quiet")
-    out.append("> machine before quoting them.")
+    # The load includes the benchmark's own processes (driver, broker,
+    # executor: about 2 on this kind of run); above 3, something else ran.
+    busiest = max(loads) if loads else 0
+    if busiest > 3:
+        out.append("> **Provisional figures.** Other work shared the cores during this run")
+        out.append("> (1-minute load average %s at the start, %s at the end, %.2f–%.2f during"
+                   % (args.load_start.split()[0] if args.load_start else "?",
+                      args.load_end.split()[0] if args.load_end else "?", min(loads), busiest))
+        out.append("> the measurements, the benchmark's own processes included). Absolute")
+        out.append("> numbers move with that load; compare executors within one run, and rerun")
+        out.append("> on a quiet machine before quoting them.")
+    else:
+        out.append("> Measured with nothing else running (1-minute load average %.2f–%.2f"
+                   % (min(loads) if loads else 0, busiest))
+        out.append("> during the measurements, the benchmark's own driver, broker and executor")
+        out.append("> included). Compare executors within one run: other machines give other")
+        out.append("> absolute numbers.")
     out.append("")
+    targets(rows, startup_text, out)
     out.append("## Method")
     out.append("")
     out.append("A driver (`bench/driver.c`, librabbitmq) plays the Mistral engine: it casts")
@@ -195,6 +350,7 @@ def main():
                    % (min(batched), max(batched), 1e6 / max(batched), 1e6 / min(batched)))
         out.append("well above every executor measured here: the driver is not the bottleneck.")
         out.append("")
+    profile_section(args.profile, args.instructions if args.instructions != "0" else "", startup_text, out)
     out.append("## Machine and command")
     out.append("")
     out.append("* %d cores (`nproc`), %s, %s" % (os.cpu_count() or 0, cpu_model(), platform.platform()))

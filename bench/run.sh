@@ -22,7 +22,11 @@
 # BENCH_OUTPUT (docs/benchmarks), BENCH_NOTE (a line for the report's
 # machine facts), BENCH_VARIANT_ROUNDS (2), BENCH_WORKER_BIN (a built mistral-actions:
 # no build), BENCH_NO_VARIANTS=1 (skip start_claims /
-# http_listen variants).
+# http_listen variants), BENCH_PROFILE (1: record where one worker's CPU goes
+# at C = 64 with perf, when perf is installed; 0: skip), BENCH_NO_STARTUP=1
+# (skip bench/startup.sh: start-up time, idle memory, registering 1,000
+# actions), BENCH_NO_INSTRUCTIONS=1 (skip the callgrind count of
+# bench/instructions.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -206,6 +210,30 @@ if [[ " $EXECUTORS " == *" worker "* ]]; then
     fi
 fi
 
+# --- where one worker's CPU goes -------------------------------------------------------------
+# perf samples one default worker at C = 64 (not a measurement of the table:
+# sampling costs the process a little); bench/profile.py charges each sample
+# to the innermost function of ours on its stack.
+rm -f "$WORK/profile.json"
+if [[ " $EXECUTORS " == *" worker "* ]] && [ "${BENCH_PROFILE:-1}" = 1 ]; then
+    if command -v perf >/dev/null && perf record -o /dev/null -- true >/dev/null 2>&1; then
+        log "worker ×1 under perf at C=64"
+        start_workers 1 true on
+        "$WORK/driver" "$WORK/templates" DebugEchoAction "$worker_csid" 200 16 "$(next_tag)" 60 >/dev/null || die "warm-up failed"
+        perf record -F 999 -g -p "${PIDS[0]}" -o "$WORK/perf.data" >/dev/null 2>&1 &
+        perf_pid=$!
+        sleep 1
+        BENCH_EXECUTOR_TOPIC=mistral_executor "$WORK/driver" "$WORK/templates" DebugEchoAction "$worker_csid" "$N" 64 "$(next_tag)" 60 >/dev/null \
+            || die "driver failed under perf"
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        stop_all
+        python3 bench/profile.py "$WORK/perf.data" --json "$WORK/profile.json" >/dev/null || log "no profile (bench/profile.py failed)"
+    else
+        log "perf is missing or not allowed here: no CPU profile (apt install linux-perf)"
+    fi
+fi
+
 # --- Mistral's Python executor --------------------------------------------------------------
 if [[ " $EXECUTORS " == *" python "* ]]; then
     [ -x "$MA_VENV/bin/mistral-server" ] || MA_VENV=$(scripts/python-env.sh)
@@ -241,11 +269,24 @@ CONF
 fi
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# --- start-up, idle memory, registration; instructions per action ----------------------------
+: > "$WORK/startup.txt"
+if [[ " $EXECUTORS " == *" worker "* ]] && [ "${BENCH_NO_STARTUP:-0}" != 1 ]; then
+    log "start-up and registration (bench/startup.sh)"
+    BIN=$WORKER_BIN bench/startup.sh > "$WORK/startup.txt" || die "bench/startup.sh failed"
+fi
+instructions=0
+if [ "${BENCH_NO_INSTRUCTIONS:-0}" != 1 ]; then
+    log "instructions per action (bench/instructions.sh, $BUILD build)"
+    instructions=$(BENCH_CONFIGURATION=$BUILD bench/instructions.sh --print) || die "bench/instructions.sh failed"
+fi
+
 # --- report ---------------------------------------------------------------------------------
 # The plot needs matplotlib (Debian: python3-matplotlib, in the system Python).
 py=python3
 python3 -c 'import matplotlib' 2>/dev/null || { [ -x /usr/bin/python3 ] && py=/usr/bin/python3; }
 "$py" bench/report.py "$RESULTS" "$OUTPUT" \
     --command "$command_line" --build "$BUILD" \
-    --load-start "$load_start" --load-end "$load_end" --note "${BENCH_NOTE:-}"
+    --load-start "$load_start" --load-end "$load_end" --note "${BENCH_NOTE:-}" \
+    --profile "$WORK/profile.json" --startup "$WORK/startup.txt" --instructions "$instructions"
 log "wrote $OUTPUT.md and $OUTPUT.png"

@@ -16,6 +16,8 @@ public enum OsloEnvelope {
     /// `"2.1"`, `"3.0"`). Versions oslo could not parse (`"2"`, `"x.y"`) are
     /// not compatible.
     public static func isCompatible(version: String) -> Bool {
+        // What every oslo.messaging sender writes; no split for it.
+        if version == Self.version { return true }
         let parts = version.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count >= 2,
               let major = Int(parts[0]), let minor = Int(parts[1])
