@@ -89,7 +89,10 @@ def main():
     total = 0
     for stack in samples(args.data):
         total += 1
-        ours = next((symbol for symbol, _ in stack if OUR_MODULES.search(symbol)), None)
+        # Frames of the worker's own binary (the Swift runtime's C++ has
+        # names like MetadataWaitQueue::Worker).
+        ours = next((symbol for symbol, dso in stack
+                     if OUR_MODULES.search(symbol) and not dso.startswith(("/opt/", "/usr/", "/lib", "["))), None)
         if ours is not None:
             by_function[ours] += 1
             continue
