@@ -13,15 +13,22 @@ public struct ActionDescriptor: Sendable {
     public let parameters: [ParameterDefinition]
     /// The `**kwargs` catch-all, when the action declares one.
     public let keywordArguments: KeywordArgumentsDefinition?
+    /// Whether the properties an instance's `init()` creates are exactly
+    /// its stored parameters in declaration order (see ``ParameterCollector``).
+    let initCreatesParametersInOrder: Bool
 
     /// Reads the action's declaration.
     public init(_ type: any MistralAction.Type) {
         self.type = type
         self.name = type.name
         self.description = type.description
-        let instance = type.init()
-        self.parameters = ParameterReflection.parameters(of: instance).map(\.definition)
-        self.keywordArguments = ParameterReflection.keywordArguments(of: instance)?.definition
+        let (instance, collector) = ParameterCollector.instantiate(type)
+        let found = ParameterReflection.parameters(of: instance)
+        let catchAll = ParameterReflection.keywordArguments(of: instance)
+        self.parameters = found.map(\.definition)
+        self.keywordArguments = catchAll?.definition
+        self.initCreatesParametersInOrder = collector.parameters.map(\.storageIdentity) == found.map(\.parameter.storageIdentity)
+            && collector.keywordArguments.map(\.storageIdentity) == (catchAll.map { [$0.storageIdentity] } ?? [])
     }
 
     /// The name Mistral knows the action by: `<prefix>.<name>`.
@@ -57,18 +64,29 @@ public struct ActionDescriptor: Sendable {
     /// - Throws: ``ActionInputError`` listing every missing, unexpected or
     ///   ill-typed parameter.
     public func instantiate(input: JSONObject) throws(ActionInputError) -> any MistralAction {
-        let action = type.init()
-        // One reflection pass for the storage of the new instance; names,
-        // defaults and the catch-all's name come from the definitions read
-        // once when the descriptor was made (same order: declaration order).
-        var storages: [any AnyParameter] = []
-        storages.reserveCapacity(parameters.count)
+        // The new instance's parameter storage, as its init() created it
+        // (checked once for this type to be declaration order), or else by
+        // one reflection pass. Names, defaults and the catch-all's name come
+        // from the definitions read when the descriptor was made.
+        let action: any MistralAction
+        var storages: [any AnyParameter]
         var catchAll: (any AnyKeywordArguments)?
-        for child in Mirror(reflecting: action).children {
-            if let parameter = child.value as? any AnyParameter {
-                storages.append(parameter)
-            } else if keywordArguments != nil, catchAll == nil, let arguments = child.value as? any AnyKeywordArguments {
-                catchAll = arguments
+        let collected = initCreatesParametersInOrder ? ParameterCollector.instantiate(type) : nil
+        if let (instance, collector) = collected, collector.parameters.count == parameters.count,
+           collector.keywordArguments.count == (keywordArguments == nil ? 0 : 1) {
+            action = instance
+            storages = collector.parameters
+            catchAll = collector.keywordArguments.first
+        } else {
+            action = collected?.action ?? type.init()
+            storages = []
+            storages.reserveCapacity(parameters.count)
+            for child in Mirror(reflecting: action).children {
+                if let parameter = child.value as? any AnyParameter {
+                    storages.append(parameter)
+                } else if keywordArguments != nil, catchAll == nil, let arguments = child.value as? any AnyKeywordArguments {
+                    catchAll = arguments
+                }
             }
         }
         var definitions = parameters

@@ -25,6 +25,7 @@ public struct KeywordArguments: Sendable {
     /// - Parameter name: the name after `**` in the input string.
     public init(_ name: String = "kwargs", help: String = "") {
         storage = Storage(name: name, help: help)
+        ParameterCollector.current?.keywordArguments.append(self)
     }
 
     final class Storage: Sendable {
@@ -49,10 +50,14 @@ public struct KeywordArgumentsDefinition: Sendable, Equatable {
 /// Type-erased access to a `@KeywordArguments` property.
 protocol AnyKeywordArguments {
     var definition: KeywordArgumentsDefinition { get }
+    /// The storage shared by the copies of this property.
+    var storageIdentity: ObjectIdentifier { get }
     func assign(_ object: JSONObject)
 }
 
 extension KeywordArguments: AnyKeywordArguments {
+    var storageIdentity: ObjectIdentifier { ObjectIdentifier(storage) }
+
     var definition: KeywordArgumentsDefinition {
         KeywordArgumentsDefinition(name: storage.name, help: storage.help)
     }

@@ -38,6 +38,8 @@ public struct ParameterDefinition: Sendable, Equatable {
 /// Type-erased access to a `@Parameter` property, found by reflection.
 protocol AnyParameter {
     var definition: ParameterDefinition { get }
+    /// The storage shared by the copies of this property.
+    var storageIdentity: ObjectIdentifier { get }
     var propertyName: String? { get }
     func assign(_ json: JSON) throws(ParameterTypeMismatch)
 }
@@ -74,12 +76,14 @@ public struct Parameter<Value: ParameterValue>: Sendable {
     public init(_ name: String? = nil, help: String = "") {
         self.explicitName = name
         self.storage = Storage(value: nil, defaultJSON: nil, help: help)
+        ParameterCollector.current?.parameters.append(self)
     }
 
     /// A parameter with a default.
     public init(wrappedValue: Value, _ name: String? = nil, help: String = "") {
         self.explicitName = name
         self.storage = Storage(value: wrappedValue, defaultJSON: wrappedValue.parameterJSON, help: help)
+        ParameterCollector.current?.parameters.append(self)
     }
 
     /// A parameter with a default (alternative spelling).
@@ -106,11 +110,13 @@ extension Parameter {
     public init<Wrapped: ParameterValue>(_ name: String? = nil, help: String = "") where Value == Wrapped? {
         self.explicitName = name
         self.storage = Storage(value: Value(nilLiteral: ()), defaultJSON: .null, help: help)
+        ParameterCollector.current?.parameters.append(self)
     }
 }
 
 extension Parameter: AnyParameter {
     var propertyName: String? { explicitName }
+    var storageIdentity: ObjectIdentifier { ObjectIdentifier(storage) }
 
     var definition: ParameterDefinition {
         ParameterDefinition(

@@ -1,5 +1,5 @@
 import ActionCatalog
-import ActionKit
+@testable import ActionKit
 import ActionSync
 import MistralActionsCLI
 import Foundation
@@ -40,6 +40,19 @@ struct KeywordSample: MistralAction {
     func run(context: ActionContext) async throws -> JSON { ["limit": .integer(Int64(limit)), "filters": .object(filters)] }
 }
 
+/// An init that creates its parameters in another order than declared.
+struct ReorderedInitSample: MistralAction {
+    static let name = "sample.things.reordered"
+    static let description = "Parameters created in reverse order."
+    @Parameter var first: String
+    @Parameter var second: String
+    init() {
+        _second = Parameter()
+        _first = Parameter()
+    }
+    func run(context: ActionContext) async throws -> JSON { ["first": .string(first), "second": .string(second)] }
+}
+
 struct OtherSample: MistralAction {
     static let name = "sample.things.do_it"
     static let description = "Same name as SampleAction."
@@ -78,6 +91,25 @@ struct ActionDeclarationTests {
         #expect(try await loose.run(context: context) == ["limit": 3, "filters": ["name": "ubuntu"]])
         #expect(try await wrapped.run(context: context) == ["limit": 1, "filters": ["status": "active"]])
         #expect(throws: ActionInputError.self) { try descriptor.instantiate(input: ["limit": "three"]) }
+    }
+
+    @Test("input lands in the right parameters whether init() creates them in declaration order or not")
+    func creationOrder() async throws {
+        let context = ActionContext(actionName: "x", security: RequestContext(), execution: ExecutionContext(), logger: .init(label: "test"))
+        let inOrder = ActionDescriptor(SampleAction.self)
+        let reordered = ActionDescriptor(ReorderedInitSample.self)
+        // Declaration order: decoded without reflection; the other falls back to it.
+        #expect(inOrder.initCreatesParametersInOrder)
+        #expect(!reordered.initCreatesParametersInOrder)
+        #expect(ActionDescriptor(KeywordSample.self).initCreatesParametersInOrder)
+        #expect(reordered.parameters.map(\.name) == ["first", "second"])
+        let action = try reordered.instantiate(input: ["first": "1", "second": "2"])
+        #expect(try await action.run(context: context) == ["first": "1", "second": "2"])
+        // Two instances never share their values.
+        let one = try inOrder.instantiate(input: ["volume_id": "a", "backup_name": "b"])
+        let two = try inOrder.instantiate(input: ["volume_id": "c", "backup_name": "d"])
+        #expect(try await one.run(context: context)["volume_id"] == "a")
+        #expect(try await two.run(context: context)["volume_id"] == "c")
     }
 
     @Test("every problem with the input is reported at once")
@@ -131,6 +163,12 @@ struct CatalogTests {
         #expect(names.isSuperset(of: ["debug.noop", "debug.echo", "debug.sleep", "debug.fail"]))
         #expect(registry.descriptor(forClassName: "DebugEchoAction")?.name == "debug.echo")
         #expect(registry.descriptor(named: "debug.sleep")?.inputString == "seconds")
+    }
+
+    @Test("every action of the catalog decodes its input without reflection (init creates its parameters in declaration order)")
+    func decodedWithoutReflection() throws {
+        let slow = try ActionCatalog.registry().descriptors.filter { !$0.initCreatesParametersInOrder }.map(\.name)
+        #expect(slow.isEmpty, "\(slow)")
     }
 }
 

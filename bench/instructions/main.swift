@@ -1,7 +1,8 @@
 // The workload of bench/instructions.sh: the worker's per-action work on
 // the hot path without the broker and the action itself: decode a
 // run_action request (oslo envelope, context, Mistral's argument encoding,
-// the serialized DynamicAction), route it to a Swift action, and encode the
+// the serialized DynamicAction), route it to a Swift action, decode its input
+// into a new instance of the action, and encode the
 // on_action_complete cast of its echo result. Callgrind counts the
 // instructions of N iterations; bench/instructions.sh compares the count
 // per action with bench/baseline.json.
@@ -41,9 +42,12 @@ func handle(_ body: [UInt8]) throws -> Int {
     let rpc = try RPCRequest(decodingBody: body)
     guard rpc.method == RunActionRequest.method else { fail("not a run_action: \(rpc.method)") }
     let run = try RunActionRequest(arguments: rpc.arguments)
-    guard case .swift(_, let input) = router.route(run.action), let executionID = run.actionExecutionID else {
+    guard case .swift(let descriptor, let input) = router.route(run.action), let executionID = run.actionExecutionID else {
         fail("the request did not route to a Swift action")
     }
+    // The action's input decoded into a new instance, as the worker does
+    // before running it (the echo itself is not counted: it returns its input).
+    _ = try descriptor.instantiate(input: input)
     let result = ActionResult.success(input["output"] ?? .null)
     let completion = try RPCRequest(
         method: EngineMethods.onActionComplete,
