@@ -299,7 +299,7 @@ struct ConnectionStateMachine {
         guard link?.consumerOpen == true else {
             return
         }
-        unacked.coalesce(pendingAcks, into: &ackPlan)
+        unacked.coalesce(sorting: &pendingAcks, into: &ackPlan)
         for ack in ackPlan {
             try send(.ack(tag: ack.tag, multiple: ack.multiple))
         }

@@ -75,10 +75,15 @@ struct UnackedDeliveries {
     /// (including repeats and tags not outstanding, which the broker will
     /// answer as before) is acknowledged on its own, in ascending order.
     mutating func coalesce(_ batch: [UInt64], into plan: inout [Ack]) {
-        guard !batch.isEmpty else {
+        var sorted = batch
+        coalesce(sorting: &sorted, into: &plan)
+    }
+
+    /// ``coalesce(_:into:)`` that sorts `batch` in place (no allocation).
+    mutating func coalesce(sorting sorted: inout [UInt64], into plan: inout [Ack]) {
+        guard !sorted.isEmpty else {
             return
         }
-        var sorted = batch
         sorted.sort()
         var position = 0
         var covered: UInt64 = 0
