@@ -29,11 +29,18 @@ struct ConnectionLost: Error {
 /// one dedicated OS thread for the life of `AMQPConnection.run()`: never on
 /// Swift's cooperative pool, because librabbitmq calls block.
 ///
-/// Each turn of the loop runs the queued commands, reads the frames that are
-/// available without blocking (dispatching deliveries, confirms, returns,
-/// closes and cancels), and sleeps in poll() on the socket and the wake-up
-/// pipe only when there was nothing to do. librabbitmq sends and checks
-/// heartbeats inside its frame-read call, which runs at least every
+/// The thin executor of the connection: ``ConnectionStateMachine`` decides
+/// (which command runs, waits or is held, which channel to open, which acks
+/// leave together, who fails on a loss), this class performs it with
+/// librabbitmq calls and reports back. Frames are reassembled by
+/// ``ContentAssembler``; sockets, TLS and login are ``RabbitMQLogin``'s.
+///
+/// Each turn of the loop runs the kept and the queued commands, sends the
+/// turn's acks, reads the frames that are available without blocking
+/// (dispatching deliveries, confirms, returns, closes and cancels), and then
+/// sleeps in poll() on the socket and the wake-up pipe unless frames may be
+/// left or the state machine has work of its own. librabbitmq sends and
+/// checks heartbeats inside its frame-read call, which runs at least every
 /// min(poll interval, heartbeat / 4).
 final class ConnectionLoop {
     /// A live AMQP connection.
