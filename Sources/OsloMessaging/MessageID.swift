@@ -1,3 +1,62 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Cryptographically secure random bytes taken 4 KiB at a time:
+/// `SystemRandomNumberGenerator` makes one `getrandom` call per 8 bytes,
+/// and a worker makes several ids for every action it runs. (A forked child
+/// would share the unread bytes; the worker's children exec at once.)
+struct BufferedSystemRandom: RandomNumberGenerator {
+    private static let pool = Mutex(Pool())
+
+    private struct Pool {
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        var used = 4096
+
+        mutating func next() -> UInt64 {
+            if used + 8 > bytes.count {
+                refill()
+            }
+            var value: UInt64 = 0
+            for index in used..<(used + 8) {
+                value = value << 8 | UInt64(bytes[index])
+            }
+            used += 8
+            return value
+        }
+
+        private mutating func refill() {
+            var filled = 0
+            #if canImport(Glibc)
+            // glibc's arc4random_buf reads getrandom's source (a CSPRNG seeded by the kernel).
+            bytes.withUnsafeMutableBytes { buffer in
+                guard let base = buffer.baseAddress else { return }
+                arc4random_buf(base, buffer.count)
+                filled = buffer.count
+            }
+            #endif
+            // Elsewhere the standard generator (the same system source) fills it.
+            var system = SystemRandomNumberGenerator()
+            while filled < bytes.count {
+                let word = system.next() as UInt64
+                for shift in stride(from: 0, to: 64, by: 8) where filled < bytes.count {
+                    bytes[filled] = UInt8(truncatingIfNeeded: word >> shift)
+                    filled += 1
+                }
+            }
+            used = 0
+        }
+    }
+
+    mutating func next() -> UInt64 {
+        Self.pool.withLock { $0.next() }
+    }
+}
+
 /// Identifiers in the formats oslo.messaging and Mistral use.
 public enum MessageID {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
@@ -6,7 +65,7 @@ public enum MessageID {
     /// like Python's `uuid.uuid4().hex`: the form of `_msg_id`, `_unique_id`
     /// and the suffix of `reply_<id>` queue names.
     public static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
+        var generator = BufferedSystemRandom()
         return generate(using: &generator)
     }
 

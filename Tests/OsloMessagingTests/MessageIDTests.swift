@@ -15,6 +15,26 @@ import Testing
         #expect(seen.count == 1_000)
     }
 
+    /// Ids come from a shared pool of random bytes refilled 4 KiB at a
+    /// time: concurrent callers across many refills never get the same one,
+    /// and the bytes are not stuck (each hex digit shows up about equally).
+    @Test func distinctAcrossRefillsAndThreads() async {
+        let batches = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<8 {
+                group.addTask { (0..<2_000).map { _ in MessageID.generate() } }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let all = batches.flatMap { $0 }
+        #expect(Set(all).count == 16_000)
+        // Digits of the random positions (not the version/variant ones).
+        var counts = [Character: Int]()
+        for id in all { for (index, digit) in id.enumerated() where index != 12 && index != 16 { counts[digit, default: 0] += 1 } }
+        #expect(counts.count == 16)
+        let expected = Double(16_000 * 30) / 16
+        #expect(counts.values.allSatisfy { Double($0) > expected * 0.9 && Double($0) < expected * 1.1 }, "\(counts)")
+    }
+
     @Test func deterministicWithAGivenGenerator() {
         struct Zeros: RandomNumberGenerator { mutating func next() -> UInt64 { 0 } }
         var zeros = Zeros()
