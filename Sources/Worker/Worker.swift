@@ -535,11 +535,16 @@ public final class Worker: Service {
         let started = clock.now
         actionLogger.debug("running action")
         let maxUnacked = settings.maxUnackedTime
-        let outcome = await withTaskGroup(of: ActionRunner.Outcome?.self) { group in
-            group.addTask {
-                await ActionRunner.run(descriptor, input: input, context: actionContext, timeout: runRequest.timeout)
-            }
-            if acknowledgement == .afterResult {
+        let outcome: ActionRunner.Outcome
+        if acknowledgement != .afterResult {
+            // Acknowledged at the start: nothing to watch, the action runs
+            // in this task (one task fewer per action).
+            outcome = await ActionRunner.run(descriptor, input: input, context: actionContext, timeout: runRequest.timeout)
+        } else {
+            outcome = await withTaskGroup(of: ActionRunner.Outcome?.self) { group in
+                group.addTask {
+                    await ActionRunner.run(descriptor, input: input, context: actionContext, timeout: runRequest.timeout)
+                }
                 group.addTask {
                     // Never hold the delivery past RabbitMQ's consumer timeout.
                     guard (try? await Task.sleep(for: maxUnacked)) != nil else { return nil }
@@ -548,15 +553,15 @@ public final class Worker: Service {
                     }
                     return nil
                 }
-            }
-            var outcome = ActionRunner.Outcome.cancelled
-            for await result in group {
-                if let result {
-                    outcome = result
-                    group.cancelAll()
+                var outcome = ActionRunner.Outcome.cancelled
+                for await result in group {
+                    if let result {
+                        outcome = result
+                        group.cancelAll()
+                    }
                 }
+                return outcome
             }
-            return outcome
         }
         let elapsed = clock.now - started
         metrics.actionDuration(action: actionName, elapsed)
