@@ -49,6 +49,7 @@ public final class Worker: Service {
     let services: ActionServices
     let logger: Logger
     let running = RunningActions()
+    let earlyAcknowledgements = EarlyAcknowledgements()
     let recentIDs = RecentUniqueIDs(capacity: 16)
     let startSignal: AsyncStream<Void>
     let startSignalContinuation: AsyncStream<Void>.Continuation
@@ -277,6 +278,13 @@ public final class Worker: Service {
                 case .finished:
                     perform(machine.finished(isCurrent: isCurrent))
                 case .tick:
+                    // Acknowledged between one tick before max_unacked_time and
+                    // max_unacked_time: never later (RabbitMQ's consumer_timeout).
+                    for entry in earlyAcknowledgements.acknowledge(startedBy: .now - (settings.maxUnackedTime - tickEvery)) {
+                        entry.logger.warning("action still running near max_unacked_time; acknowledged its request early", metadata: [
+                            "worker.max_unacked_time": "\(settings.maxUnackedTime)",
+                        ])
+                    }
                     let actions = machine.expire(now: .now, isCurrent: isCurrent)
                     if actions.contains(where: { if case .giveBack = $0 { true } else { false } }) {
                         logger.warning("requests waited for a free slot longer than max_unacked_time; returned them to the queue", metadata: [
@@ -534,35 +542,12 @@ public final class Worker: Service {
         let clock = ContinuousClock()
         let started = clock.now
         actionLogger.debug("running action")
-        let maxUnacked = settings.maxUnackedTime
-        let outcome: ActionRunner.Outcome
-        if acknowledgement != .afterResult {
-            // Acknowledged at the start: nothing to watch, the action runs
-            // in this task (one task fewer per action).
-            outcome = await ActionRunner.run(descriptor, input: input, context: actionContext, timeout: runRequest.timeout)
-        } else {
-            outcome = await withTaskGroup(of: ActionRunner.Outcome?.self) { group in
-                group.addTask {
-                    await ActionRunner.run(descriptor, input: input, context: actionContext, timeout: runRequest.timeout)
-                }
-                group.addTask {
-                    // Never hold the delivery past RabbitMQ's consumer timeout.
-                    guard (try? await Task.sleep(for: maxUnacked)) != nil else { return nil }
-                    if handle.acknowledge() {
-                        actionLogger.warning("action still running after max_unacked_time; acknowledged its request early")
-                    }
-                    return nil
-                }
-                var outcome = ActionRunner.Outcome.cancelled
-                for await result in group {
-                    if let result {
-                        outcome = result
-                        group.cancelAll()
-                    }
-                }
-                return outcome
-            }
-        }
+        // A request acknowledged only after its result is acknowledged early
+        // if its action runs for nearly max_unacked_time (the worker's tick,
+        // see EarlyAcknowledgements).
+        if acknowledgement == .afterResult { earlyAcknowledgements.watch(handle, logger: actionLogger) }
+        let outcome = await ActionRunner.run(descriptor, input: input, context: actionContext, timeout: runRequest.timeout)
+        if acknowledgement == .afterResult { earlyAcknowledgements.stopWatching(handle) }
         let elapsed = clock.now - started
         metrics.actionDuration(action: actionName, elapsed)
         let result: ActionResult

@@ -133,10 +133,11 @@ struct WorkerHarness {
     init(
         concurrency: Int = 4, mode: WorkerSettings.Mode? = nil, claims: (any ActionStartClaims)? = nil,
         grace: Duration = .seconds(30), heartbeats: Duration? = nil,
-        status: WorkerStatus = WorkerStatus(), metrics: WorkerMetrics = WorkerMetrics()
+        status: WorkerStatus = WorkerStatus(), metrics: WorkerMetrics = WorkerMetrics(), maxUnacked: Duration? = nil
     ) {
         var settings = WorkerSettings(configuration: Configuration())
         settings.concurrency = concurrency
+        if let maxUnacked { settings.maxUnackedTime = maxUnacked }
         settings.heartbeatInterval = heartbeats
         settings.shutdownGracePeriod = grace
         if let mode { settings.mode = mode }
