@@ -296,6 +296,7 @@ let package = Package(
             dependencies: [
                 "MistralActionsCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings,
             linkerSettings: [.unsafeFlags(workerReleaseLinkerFlags, .when(platforms: [.linux], configuration: .release))]
