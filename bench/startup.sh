@@ -32,7 +32,13 @@ scripts/local-services.sh rabbitmqctl list_vhosts -q | grep -qx "$vhost" \
     || scripts/local-services.sh rabbitmqctl add_vhost "$vhost" >/dev/null
 scripts/local-services.sh rabbitmqctl set_permissions -p "$vhost" guest ".*" ".*" ".*" >/dev/null
 dir=$(mktemp -d /tmp/mistral-actions-startup.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+# The worker's registration (its own prefix and code source, so that no
+# other user's rows are touched) is removed at the end.
+cleanup() {
+    [ -f "$dir/worker.conf" ] && "$BIN" clear --config-file "$dir/worker.conf" > /dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
 cat > "$dir/worker.conf" <<CONF
 [DEFAULT]
 transport_url = $amqp_base/$vhost
@@ -40,6 +46,7 @@ transport_url = $amqp_base/$vhost
 connection = $mistral_db
 [mistral_actions]
 code_source_name = startup_bench
+action_prefix = startupbench
 start_claims = ${STARTUP_START_CLAIMS:-true}
 http_listen = ${STARTUP_HTTP_LISTEN:-off}
 CONF
