@@ -219,6 +219,8 @@ def profile_section(path, instructions, startup_text, out):
         return
     out.append("## Where the worker's CPU goes")
     out.append("")
+    out.append("What the hot path does, what was cut and what is left: [performance.md](performance.md).")
+    out.append("")
     out.append("perf (cpu-clock, %d samples) on one default worker at C = 64, each sample" % profile["samples"])
     out.append("charged to the innermost function of the project on its stack")
     out.append("(`bench/profile.py`): the Swift runtime, malloc and kernel work done for the")
@@ -272,10 +274,16 @@ def main():
     out.append("path), measured by `bench/run.sh`. Written by that script; do not edit the")
     out.append("tables by hand.")
     out.append("")
-    # The load includes the benchmark's own processes (driver, broker,
-    # executor: about 2 on this kind of run); above 3, something else ran.
+    # The 1-minute load during the run counts the benchmark's own processes
+    # (driver, broker, database, up to four workers: up to 5 or 6, lagging a
+    # minute behind); the load before it started tells whether something
+    # else was running.
     busiest = max(loads) if loads else 0
-    if busiest > 3:
+    try:
+        before = float(args.load_start.split()[0])
+    except (IndexError, ValueError):
+        before = busiest
+    if before > 1.5:
         out.append("> **Provisional figures.** Other work shared the cores during this run")
         out.append("> (1-minute load average %s at the start, %s at the end, %.2f–%.2f during"
                    % (args.load_start.split()[0] if args.load_start else "?",
@@ -284,11 +292,12 @@ def main():
         out.append("> numbers move with that load; compare executors within one run, and rerun")
         out.append("> on a quiet machine before quoting them.")
     else:
-        out.append("> Measured with nothing else running (1-minute load average %.2f–%.2f"
+        out.append("> Measured with nothing else running: 1-minute load average %.2f before"
+                   % before)
+        out.append("> the run, %.2f–%.2f during the measurements from the benchmark's own"
                    % (min(loads) if loads else 0, busiest))
-        out.append("> during the measurements, the benchmark's own driver, broker and executor")
-        out.append("> included). Compare executors within one run: other machines give other")
-        out.append("> absolute numbers.")
+        out.append("> driver, broker, database and executors. Compare executors within one run:")
+        out.append("> other machines give other absolute numbers.")
     out.append("")
     targets(rows, startup_text, out)
     out.append("## Method")
