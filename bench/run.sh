@@ -50,11 +50,28 @@ RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
 command_line="$(for v in BENCH_QUICK BENCH_CONCURRENCIES BENCH_WORKERS BENCH_N BENCH_PYTHON_N BENCH_EXECUTORS BENCH_BUILD BENCH_WORKER_BIN BENCH_NO_VARIANTS BENCH_VARIANT_ROUNDS; do if [ -n "${!v:-}" ]; then printf '%s=%q ' "$v" "${!v}"; fi; done)bench/run.sh"
 
-# --- services, vhost, programs -----------------------------------------------------
+# --- packages, services, vhost, programs --------------------------------------------
+# What a fresh Debian machine lacks: the C compiler and librabbitmq for the
+# driver and the reference, matplotlib for the plot (the system Python's),
+# perf for the CPU profile (optional: without it the report has none).
+. scripts/lib.sh
+MA_LOG_TAG=bench ma_apt_install gcc librabbitmq-dev python3-matplotlib
+if ! command -v perf >/dev/null; then
+    MA_LOG_TAG=bench ma_apt_install linux-perf || log "linux-perf could not be installed: no CPU profile"
+fi
 scripts/local-services.sh start >/dev/null
 eval "$(scripts/local-services.sh env)"
 MA_VENV=${MA_VENV:-$root/.venv}
 mistral_db=${MA_TEST_POSTGRES_URL%/*}/mistral
+# Mistral's tables (code sources, action definitions) come from Mistral's
+# own migrations: on a machine where Mistral never ran, start it once (the
+# worker registers there, the Python executor reads its code source there)
+# and stop it again, so that it does not run during the measurements.
+if ! psql "$mistral_db" -qAtX -c "SELECT 1 FROM code_sources LIMIT 1" >/dev/null 2>&1; then
+    log "creating Mistral's database (scripts/mistral.sh start, then stop)"
+    scripts/mistral.sh start >/dev/null
+    scripts/mistral.sh stop >/dev/null
+fi
 rabbitmqctl() { scripts/local-services.sh rabbitmqctl "$@"; }
 rabbitmqctl list_vhosts -q | grep -qx "$VHOST" || rabbitmqctl add_vhost "$VHOST" >/dev/null
 rabbitmqctl set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
