@@ -7,6 +7,7 @@ import PackageDescription
 //   PostgresClient           the only importer of CLibPQ: connections, queries, transactions
 //   OrderedJSON              JSON values that keep key order; a fast parser and Python-compatible writer
 //   CheckedNumbers           numbers from outside into integers and durations, never trapping
+//   SystemSupport            detached system threads, literal text replacement (no Foundation)
 //   OsloMessaging            oslo.messaging RPC over AMQPClient: envelope, context, RPC server and client
 //   OsloConfig               oslo-style INI files and the typed worker configuration
 //   MistralProtocol          Mistral's run_action arguments, serialized actions and results
@@ -92,6 +93,7 @@ let package = Package(
             name: "AMQPClient",
             dependencies: [
                 "CRabbitMQ",
+                "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -100,13 +102,14 @@ let package = Package(
             name: "PostgresClient",
             dependencies: [
                 "CLibPQ",
+                "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .target(
             name: "OsloConfig",
-            dependencies: ["CheckedNumbers"],
+            dependencies: ["CheckedNumbers", "SystemSupport"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -116,6 +119,11 @@ let package = Package(
         ),
         .target(
             name: "CheckedNumbers",
+            dependencies: [],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "SystemSupport",
             dependencies: [],
             swiftSettings: strictSettings
         ),
@@ -192,7 +200,7 @@ let package = Package(
         ),
         .target(
             name: "CommandRunner",
-            dependencies: [],
+            dependencies: ["SystemSupport"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -216,6 +224,7 @@ let package = Package(
                 "CheckedNumbers",
                 "OrderedJSON",
                 "PostgresClient",
+                "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -421,6 +430,7 @@ let package = Package(
             dependencies: [
                 "AMQPClient",
                 "MistralActionsTestSupport",
+                "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

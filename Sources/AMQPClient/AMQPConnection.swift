@@ -5,6 +5,7 @@ import Foundation
 #endif
 import Logging
 import Synchronization
+import SystemSupport
 
 /// A connection to RabbitMQ that reconnects by itself.
 ///

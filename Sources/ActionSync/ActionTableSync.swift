@@ -7,6 +7,7 @@ import Foundation
 #endif
 import Logging
 import PostgresClient
+import SystemSupport
 
 /// Keeps Mistral's `code_sources` and `dynamic_action_definitions` tables in
 /// step with the actions of this binary (DESIGN §3): one code source holding

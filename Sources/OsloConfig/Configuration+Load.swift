@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import SystemSupport
 
 extension Configuration {
     /// Reads `files` in order, then the `*.conf` files of each directory in

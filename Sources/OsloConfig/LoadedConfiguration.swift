@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import SystemSupport
 
 /// A value set on top of every configuration file (a command-line flag, a test).
 public struct ConfigOverride: Sendable, Hashable {

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import SystemSupport
 
 /// Where a value is, for messages.
 struct ValueContext: Sendable {

@@ -4,6 +4,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import SystemSupport
 
 /// A value that does not parse as the expected type; the loader adds the file,
 /// line, section and key (``ConfigError``).

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import SystemSupport
 
 /// Where and how to connect: the parts of a PostgreSQL URL, as libpq
 /// connection parameters.

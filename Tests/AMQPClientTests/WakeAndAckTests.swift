@@ -1,6 +1,7 @@
 @testable import AMQPClient
 import MistralActionsTestSupport
 import Synchronization
+import SystemSupport
 import Testing
 
 #if canImport(Glibc)

@@ -9,6 +9,7 @@ import Glibc
 import Darwin
 #endif
 import Synchronization
+import SystemSupport
 
 /// Held while spawning, and while creating a pipe where close-on-exec cannot
 /// be set atomically, so that no child inherits another run's pipe.

@@ -4,7 +4,7 @@
 /// `text` with every occurrence of `target` replaced by `replacement`,
 /// compared Unicode scalar by scalar (a literal search: a `"` followed by a
 /// combining mark still matches `"`, as it would not Character by Character).
-func replacingLiterally(_ text: String, _ target: String, with replacement: String) -> String {
+package func replacingLiterally(_ text: String, _ target: String, with replacement: String) -> String {
     let needle = Array(target.unicodeScalars)
     guard let first = needle.first else { return text }
     let scalars = Array(text.unicodeScalars)
@@ -26,7 +26,7 @@ func replacingLiterally(_ text: String, _ target: String, with replacement: Stri
 
 /// How many times `target` occurs in `text`, without overlaps, compared
 /// Unicode scalar by scalar.
-func countingLiterally(_ text: String, _ target: String) -> Int {
+package func countingLiterally(_ text: String, _ target: String) -> Int {
     let needle = Array(target.unicodeScalars)
     guard let first = needle.first else { return 0 }
     let scalars = Array(text.unicodeScalars)

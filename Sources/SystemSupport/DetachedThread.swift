@@ -8,7 +8,7 @@ import Darwin
 /// first 15 bytes), for work that blocks in system calls and must not hold
 /// one of the concurrency pool's threads. If the system refuses a thread,
 /// `body` runs on a detached task instead: slower to share, never lost.
-func startDetachedThread(name: String, stackSize: Int? = nil, _ body: @escaping @Sendable () -> Void) {
+package func startDetachedThread(name: String, stackSize: Int? = nil, _ body: @escaping @Sendable () -> Void) {
     final class Start {
         let name: String
         let body: @Sendable () -> Void
