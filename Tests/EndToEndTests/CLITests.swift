@@ -158,8 +158,18 @@ struct CLITests {
         let (clearStatus, cleared, _) = try await runCLI(["clear", "--config-file", path])  // also the clean-up
         #expect(clearStatus == 0)
         #expect(cleared.contains("\(prefix).debug.sleep"))
-        let (_, after) = try await mistral.request("GET", "/actions?limit=1000")
-        #expect(after["actions"]?.arrayValue?.contains { ($0["name"]?.stringValue ?? "").hasPrefix(prefix + ".") } == false)
+        // Other suites register and clear their own actions meanwhile, and
+        // Mistral's listing can fail while a code source it reads goes away:
+        // ask again until it answers with a list.
+        var lastAnswer = JSON.null
+        try? await eventually("Mistral's /v2/actions answers without \(prefix).* actions", limit: .seconds(60), every: .milliseconds(500)) {
+            let (_, after) = try await mistral.request("GET", "/actions?limit=1000")
+            lastAnswer = after
+            guard let actions = after["actions"]?.arrayValue else { return false }
+            return !actions.contains { ($0["name"]?.stringValue ?? "").hasPrefix(prefix + ".") }
+        }
+        #expect(lastAnswer["actions"]?.arrayValue?.contains { ($0["name"]?.stringValue ?? "").hasPrefix(prefix + ".") } == false,
+                "last answer: \(String(describing: lastAnswer).prefix(500))")
     }
 
     @Test("register of an unknown name fails clearly")
