@@ -117,14 +117,16 @@ struct ContentAssembler {
     mutating func body(on role: Role, _ fragment: UnsafeRawBufferPointer) -> Outcome {
         switch role {
         case .consumer:
-            guard delivery?.headerReceived == true else {
+            guard var partial = delivery, partial.headerReceived else {
                 return .ignored
             }
-            delivery!.body.append(contentsOf: fragment)
-            guard delivery!.body.count >= delivery!.bodySize, let partial = delivery else {
+            // Taken out while it grows, so that its body is appended in place.
+            delivery = nil
+            partial.body.append(contentsOf: fragment)
+            guard partial.body.count >= partial.bodySize else {
+                delivery = partial
                 return .incomplete
             }
-            delivery = nil
             return .delivery(Self.make(partial))
         case .publisher:
             guard var partial = returned, partial.headerReceived else {
