@@ -49,4 +49,35 @@ struct AckCoalescingTests {
             #expect(try await connection.deleteQueue(name: queue) == 0)
         }
     }
+
+    /// A worker's last acknowledgements and the end of its connection come
+    /// together (the result went out, the process stops): the acks must
+    /// still reach the broker, or the requests go to another consumer.
+    @Test("acks asked for right before the connection stops are sent before it closes")
+    func acksBeforeStopAreSent() async throws {
+        let queue = TestEnvironment.uniqueName("ack-stop")
+        let count = 20
+        try await withConnection(try TestEnvironment.configuration()) { connection in
+            try await connection.declareQueue(name: queue, arguments: BrokerTests.expiry)
+            try await connection.setPrefetch(count: 100)
+            for index in 1...count {
+                #expect(try await connection.publish(body: [UInt8(index)], routingKey: queue) == .acknowledged)
+            }
+            let consumer = try await connection.consume(queue: queue)
+            var deliveries: [AMQPDelivery] = []
+            for _ in 1...count {
+                deliveries.append(try await nextDelivery(consumer))
+            }
+            for delivery in deliveries {
+                connection.ack(delivery)
+            }
+            // No operation after them: the connection stops at once.
+        }
+        try await withConnection(try TestEnvironment.configuration()) { connection in
+            // The first connection is closed: anything it left unacknowledged is back.
+            let left = try await connection.declareQueue(name: queue, passive: true).messageCount
+            #expect(left == 0, "\(left) of \(count) acknowledged deliveries came back")
+            _ = try await connection.deleteQueue(name: queue)
+        }
+    }
 }

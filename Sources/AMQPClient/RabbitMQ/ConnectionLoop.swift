@@ -116,6 +116,7 @@ final class ConnectionLoop {
                 disconnectedTurn()
             }
         }
+        settleBeforeClosing()
         shutDown()
         logger.debug("AMQP connection thread finished")
     }
@@ -145,6 +146,26 @@ final class ConnectionLoop {
             handleConnectionLoss(lost.error)
         } catch {
             handleConnectionLoss(AMQPError(code: .libraryError, message: "unexpected failure: \(error)"))
+        }
+    }
+
+    /// The stop came with acknowledgements (or rejections) asked for before
+    /// it: they still reach the broker before the connection closes, so that
+    /// a delivery whose result went out is not handed to another consumer
+    /// (a worker's last acks and its stop arrive together). Every other
+    /// command taken with the stop fails in ``shutDown()`` as before.
+    private func settleBeforeClosing() {
+        guard session != nil else { return }
+        _ = shared.takeCommands(into: &incoming)
+        let isSettle: (Command) -> Bool = { if case .acknowledge = $0 { true } else { false } }
+        let settles = incoming.filter(isSettle)
+        guard !settles.isEmpty else { return }
+        incoming.removeAll(where: isSettle)
+        do {
+            for command in settles { try execute(command) }
+            try flushAcks()
+        } catch {
+            logger.warning("Could not send the last acknowledgements before closing", metadata: ["amqp.error": "\(error)"])
         }
     }
 
