@@ -4,6 +4,21 @@ import Testing
 
 @Suite("RabbitMQ: coalesced acknowledgements")
 struct AckCoalescingTests {
+    /// Publishes bodies 1...count to a new queue and returns their deliveries, unacknowledged.
+    static func publishAndReceive(_ count: Int, on queue: String, _ connection: AMQPConnection) async throws -> [AMQPDelivery] {
+        try await connection.declareQueue(name: queue, arguments: BrokerTests.expiry)
+        try await connection.setPrefetch(count: 100)
+        for index in 1...count {
+            #expect(try await connection.publish(body: [UInt8(index)], routingKey: queue) == .acknowledged)
+        }
+        let consumer = try await connection.consume(queue: queue)
+        var deliveries: [AMQPDelivery] = []
+        for _ in 1...count {
+            deliveries.append(try await nextDelivery(consumer))
+        }
+        return deliveries
+    }
+
     /// Single acks asked for together may leave as one multiple ack; the
     /// deliveries nobody acknowledged must stay unacknowledged (the broker
     /// requeues them when the connection closes).
@@ -13,16 +28,7 @@ struct AckCoalescingTests {
         let count = 40
         let skipped: Set<UInt8> = [5, 12, 13, 40]
         try await withConnection(try TestEnvironment.configuration()) { connection in
-            try await connection.declareQueue(name: queue, arguments: BrokerTests.expiry)
-            try await connection.setPrefetch(count: 100)
-            for index in 1...count {
-                #expect(try await connection.publish(body: [UInt8(index)], routingKey: queue) == .acknowledged)
-            }
-            let consumer = try await connection.consume(queue: queue)
-            var deliveries: [AMQPDelivery] = []
-            for _ in 1...count {
-                deliveries.append(try await nextDelivery(consumer))
-            }
+            let deliveries = try await Self.publishAndReceive(count, on: queue, connection)
             #expect(deliveries.map { Int($0.body.first ?? 0) } == Array(1...count))
             // In a tight loop, so that they reach the connection thread together.
             for delivery in deliveries.reversed() where !skipped.contains(delivery.body.first ?? 0) {
@@ -58,16 +64,7 @@ struct AckCoalescingTests {
         let queue = TestEnvironment.uniqueName("ack-stop")
         let count = 20
         try await withConnection(try TestEnvironment.configuration()) { connection in
-            try await connection.declareQueue(name: queue, arguments: BrokerTests.expiry)
-            try await connection.setPrefetch(count: 100)
-            for index in 1...count {
-                #expect(try await connection.publish(body: [UInt8(index)], routingKey: queue) == .acknowledged)
-            }
-            let consumer = try await connection.consume(queue: queue)
-            var deliveries: [AMQPDelivery] = []
-            for _ in 1...count {
-                deliveries.append(try await nextDelivery(consumer))
-            }
+            let deliveries = try await Self.publishAndReceive(count, on: queue, connection)
             for delivery in deliveries {
                 connection.ack(delivery)
             }

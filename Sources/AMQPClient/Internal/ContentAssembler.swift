@@ -102,15 +102,20 @@ struct ContentAssembler {
             partial.sequence = publishSequence
             partial.headerReceived = true
             partial.remaining = bodySize
-            if bodySize == 0 {
-                returned = nil
-                return .returned(Returned(replyCode: partial.replyCode, replyText: partial.replyText, sequence: partial.sequence))
-            }
-            returned = partial
-            return .incomplete
+            return advanceReturn(partial)
         case .other:
             return .ignored
         }
+    }
+
+    /// A returned message complete once no body bytes remain; kept until then.
+    private mutating func advanceReturn(_ partial: PartialReturn) -> Outcome {
+        guard partial.remaining == 0 else {
+            returned = partial
+            return .incomplete
+        }
+        returned = nil
+        return .returned(Returned(replyCode: partial.replyCode, replyText: partial.replyText, sequence: partial.sequence))
     }
 
     /// A content body frame.
@@ -133,12 +138,7 @@ struct ContentAssembler {
                 return .ignored
             }
             partial.remaining -= min(UInt64(fragment.count), partial.remaining)
-            if partial.remaining == 0 {
-                returned = nil
-                return .returned(Returned(replyCode: partial.replyCode, replyText: partial.replyText, sequence: partial.sequence))
-            }
-            returned = partial
-            return .incomplete
+            return advanceReturn(partial)
         case .other:
             return .ignored
         }
